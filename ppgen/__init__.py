@@ -1,0 +1,22 @@
+"""ppgen: deep generative models as Pyro model/guide pairs.
+
+The public entry points: :func:`load_dataset`, the model classes in :mod:`ppgen.models`,
+:func:`fit`, and the evaluation and analysis helpers in :mod:`ppgen.evaluation` and
+:mod:`ppgen.analysis`.
+"""
+
+from .data import Dataset, load_dataset
+from .inference import FitResult, fit
+from .models import PPCA, FactorAnalysis, GenerativeModel
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PPCA",
+    "Dataset",
+    "FactorAnalysis",
+    "FitResult",
+    "GenerativeModel",
+    "fit",
+    "load_dataset",
+]

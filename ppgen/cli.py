@@ -1,0 +1,185 @@
+"""The ``ppgen`` command line: ``list``, ``fit`` and ``demo``, thin over the library."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")  # the CLI writes figures to files; never needs a display
+
+
+def _parse_options(pairs: list[str]) -> dict:
+    """``["key=value", ...]`` -> dict, values read as Python literals where they parse."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"ppgen: error: --option expects key=value, got {pair!r}")
+        try:
+            options[key.replace("-", "_")] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key.replace("-", "_")] = value
+    return options
+
+
+def cmd_list(args) -> None:
+    from .data import available_datasets
+    from .inference import available_estimators
+    from .models import available_models
+
+    print("models:")
+    for name, cls in available_models().items():
+        print(f"  {name:16s} {cls.__doc__.strip().splitlines()[0]}")
+    print("estimators:")
+    for name, description in available_estimators().items():
+        print(f"  {name:16s} {description}")
+    print("data sets:")
+    for name, description in available_datasets().items():
+        print(f"  {name:16s} {description}")
+
+
+def cmd_fit(args) -> None:
+    from .data import load_dataset
+    from .inference import fit
+    from .models import get_model
+    from .plots import image_grid, plot_history, unflatten_images
+    from .reporting import (
+        image_meta,
+        new_run_dir,
+        save_figure,
+        save_model,
+        score_model,
+        write_table,
+    )
+
+    data_options = _parse_options(args.data_option)
+    if args.data_path:
+        data_options["path"] = args.data_path
+    data = load_dataset(
+        args.data,
+        binarize=args.binarize,
+        dequantize=args.dequantize,
+        drop_constant=args.drop_constant,
+        seed=args.seed,
+        **data_options,
+    )
+    model_options = _parse_options(args.option)
+    if args.latent_dim is not None:
+        model_options["latent_dim"] = args.latent_dim
+    model_class = get_model(args.model)
+    import torch
+
+    torch.manual_seed(args.seed)
+    model = model_class(data.num_features, **model_options).init_from_data(data.train)
+    run_dir = new_run_dir(args.out, f"{args.model}-{args.data}")
+    result = fit(
+        model,
+        data,
+        estimator=args.estimator,
+        num_particles=args.num_particles,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=None if args.batch_size == 0 else args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        seed=args.seed,
+        progress=not args.no_progress,
+        checkpoint=run_dir / "checkpoint.pt" if args.checkpoint else None,
+    )
+    result.history.to_csv(run_dir / "history.csv", index=False)
+    save_model(
+        run_dir,
+        model,
+        {
+            "model": args.model,
+            "model_options": model_options,
+            "data": args.data,
+            "data_options": data_options,
+            "binarize": args.binarize,
+            "dequantize": args.dequantize,
+            "drop_constant": args.drop_constant,
+            "seed": args.seed,
+            "estimator": args.estimator,
+            "num_particles": args.num_particles,
+            "lr": args.lr,
+        },
+    )
+    metrics = score_model(model, data.to(result.device))
+    write_table(metrics, run_dir / "metrics")
+    save_figure(plot_history(result.history), run_dir / "loss.png")
+    images = image_meta(data)
+    if images is not None:
+        samples = unflatten_images(model.sample(40), *images)
+        save_figure(image_grid(samples, suptitle="model samples"), run_dir / "samples.png")
+    print(metrics.to_string(index=False))
+    print(f"run written to {run_dir}")
+
+
+def cmd_demo(args) -> None:
+    from .demo import run_demo
+
+    run_dir = run_demo(out=args.out, quick=args.quick, progress=not args.no_progress)
+    print(f"demo report: {run_dir / 'report.md'}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ppgen", description="Deep generative models as Pyro model/guide pairs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="models, estimators and data sets").set_defaults(func=cmd_list)
+
+    p = sub.add_parser("fit", help="fit a model to a data set and write a run folder")
+    p.add_argument("model", help="a model name from `ppgen list`")
+    p.add_argument("--data", required=True, help="a data-set name from `ppgen list`")
+    p.add_argument("--data-path", help="local path for data sets read from disk (mnist)")
+    p.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--binarize", choices=["threshold", "fixed", "dynamic"])
+    p.add_argument("--dequantize", action="store_true")
+    p.add_argument("--drop-constant", action="store_true", help="drop constant columns")
+    p.add_argument("--latent-dim", type=int)
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="other model constructor options, e.g. --option hidden=[64,32]",
+    )
+    p.add_argument("--estimator", default="trace")
+    p.add_argument("--num-particles", type=int, default=1)
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int)
+    budget.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, default=128, help="0 for full batch")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", action="store_true", help="checkpoint (and resume) in --out")
+    p.add_argument("--out", help="run folder (default runs/MODEL-DATA-TIME)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("demo", help="the main job on bundled data, with a report")
+    p.add_argument("--out", help="run folder (default runs/demo-TIME)")
+    p.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+        print(f"ppgen: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

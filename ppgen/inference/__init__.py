@@ -1,0 +1,19 @@
+"""Inference: the :func:`fit` training loop and the estimator registry.
+
+Estimators live one per file (``trace.py``, ``meanfield.py``...) and register themselves on import;
+custom objectives (MMD, adversarial) live in ``losses/``.
+"""
+
+from . import meanfield, trace  # noqa: F401  (register the estimators)
+from .registry import available_estimators, get_estimator, register_estimator
+from .trainer import FitResult, TrainingDivergedError, fit, resolve_device
+
+__all__ = [
+    "FitResult",
+    "TrainingDivergedError",
+    "available_estimators",
+    "fit",
+    "get_estimator",
+    "register_estimator",
+    "resolve_device",
+]

@@ -1,0 +1,393 @@
+"""``fit``: the one training loop for every model/guide pair and every objective.
+
+The loop knows nothing model-specific: it draws minibatches, evaluates a loss callable (a Pyro ELBO's
+``differentiable_loss`` or a custom loss), steps a PyTorch optimizer and a learning-rate schedule,
+and logs. Per step the loss stays on the device; values are brought to the host only every
+``log_every`` steps, which is also where divergence is detected and checkpoints are written.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyro
+import pyro.poutine as poutine
+import torch
+from pyro.util import get_rng_state, set_rng_state
+from tqdm.auto import tqdm
+
+from ..data import Dataset
+from ..models.base import GenerativeModel
+from ..validation import check_data, check_name
+from .checkpoint import check_same_settings, load_checkpoint, save_checkpoint
+from .objective import resolve_objective
+
+DEFAULT_STEPS = 1000
+SCHEDULES = ("cosine", "constant")
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+# Validation data is scored in chunks of this many rows so that memory stays bounded.
+VALIDATION_CHUNK = 4096
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss or the parameters became NaN or infinite. ``history`` holds the rows logged so far."""
+
+    def __init__(self, message: str, step: int, history: pd.DataFrame):
+        super().__init__(message)
+        self.step = step
+        self.history = history
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes:
+        model: the trained model (a :class:`GenerativeModel`, or the ``(model, guide)`` pair).
+        history: one row per logged step: ``step``, ``epoch`` (data passes so far), ``loss``
+            (mean over the steps since the previous row, per data point), ``lr``, ``wall_time``
+            (seconds spent in training steps), and ``val_loss`` / ``val_log_lik`` where validated.
+        objective: the name of the estimator or loss that was optimized.
+        device: where training ran.
+        params: for plain Pyro functions, the learned ``pyro.param`` values by name.
+    """
+
+    model: object
+    history: pd.DataFrame
+    objective: str
+    device: torch.device
+    params: dict = field(default_factory=dict)
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.history["loss"].iloc[-1])
+
+    def plot(self, ax=None):
+        """The loss curve (and validation curves), see :func:`ppgen.plots.plot_history`."""
+        from ..plots import plot_history
+
+        return plot_history(self.history, ax=ax)
+
+
+def resolve_device(device) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else must name a usable device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"
+        ) from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} was requested but CUDA is not available here")
+    return device
+
+
+def _get_rng_state() -> dict:
+    """Pyro's RNG state (torch CPU, random, numpy) plus every CUDA generator's."""
+    state = get_rng_state()
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    set_rng_state(state)
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _modules(*fns) -> list[torch.nn.Module]:
+    """The ``nn.Module`` objects behind a model and guide (modules, or their bound methods)."""
+    found = []
+    for fn in fns:
+        owner = fn if isinstance(fn, torch.nn.Module) else getattr(fn, "__self__", None)
+        if isinstance(owner, torch.nn.Module) and all(owner is not m for m in found):
+            found.append(owner)
+    return found
+
+
+def _split_model(model) -> tuple[object, object, list[torch.nn.Module], int | None]:
+    """``(model_fn, guide_fn, modules, max_plate_nesting)`` for a ppgen model or a pair."""
+    if isinstance(model, GenerativeModel):
+        return model.model, model.guide, [model], model.max_plate_nesting
+    if isinstance(model, tuple) and len(model) == 2 and all(callable(f) for f in model):
+        return model[0], model[1], _modules(*model), None
+    raise TypeError(
+        "model must be a ppgen GenerativeModel or a (model, guide) pair of Pyro callables, "
+        f"got {type(model).__name__}"
+    )
+
+
+def fit(
+    model,
+    data,
+    *,
+    estimator="trace",
+    num_particles: int = 1,
+    loss=None,
+    steps: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = 128,
+    lr: float = 1e-3,
+    device="auto",
+    seed: int = 0,
+    progress: bool = True,
+    checkpoint: str | Path | None = None,
+    val_data: torch.Tensor | None = None,
+    log_every: int | None = None,
+    val_every: int | None = None,
+    checkpoint_every: int | None = None,
+    optimizer: str = "adam",
+    lr_schedule: str = "cosine",
+    clip_norm: float | None = None,
+) -> FitResult:
+    """Train a model/guide pair by stochastic optimization of an ELBO or a custom loss.
+
+    Args:
+        model: a :class:`~ppgen.models.GenerativeModel`, or a ``(model, guide)`` pair of Pyro
+            callables (functions, ``PyroModule`` s, autoguides) taking the data batch.
+        data: a :class:`~ppgen.data.Dataset` (its ``train`` split is fitted, its ``val`` split
+            validates, per-batch binarization/dequantization is redrawn) or a tensor of shape
+            ``(num_points, num_features)``.
+        estimator: a registered estimator name (``ppgen.inference.available_estimators()``) or a
+            Pyro ``ELBO`` object.
+        num_particles: samples per data point for a named estimator (vectorized).
+        loss: a custom loss ``loss(model, guide, batch) -> tensor`` (summed over the batch),
+            instead of ``estimator``.
+        steps, epochs: the budget, in optimizer steps or passes over the data (not both); the
+            default is 1000 steps.
+        batch_size: rows per minibatch (at most the data size); ``None`` for full-batch training.
+        lr: the initial learning rate.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``...; model and data move there.
+        seed: seeds Pyro/PyTorch sampling, the shuffle and per-batch redraws.
+        progress: show a progress bar.
+        checkpoint: a file path. If it exists the run resumes from it (settings must match);
+            it is rewritten atomically every ``checkpoint_every`` steps and at the end.
+        val_data: validation rows; default ``data.val`` for a ``Dataset``.
+        log_every, val_every, checkpoint_every: cadences in steps (defaults: ~200 log rows, ~20
+            validations and checkpoints per run). Validation and checkpoints happen on log steps.
+        optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"``.
+        lr_schedule: ``"cosine"`` (anneal to lr/100 over the run, default) or ``"constant"``.
+        clip_norm: clip the gradient's global norm to this value.
+
+    Returns:
+        A :class:`FitResult`; the model is trained in place.
+
+    Raises:
+        TrainingDivergedError: the loss or parameters became non-finite. A checkpoint written
+            before that (the last good one) is left in place.
+    """
+    model_fn, guide_fn, modules, max_plate_nesting = _split_model(model)
+    objective, objective_name = resolve_objective(estimator, loss, num_particles, max_plate_nesting)
+    check_name(lr_schedule, SCHEDULES, "learning-rate schedule")
+    check_name(optimizer, OPTIMIZERS, "optimizer")
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    device = resolve_device(device)
+    for module in modules:
+        module.to(device)
+
+    # ----- data -------------------------------------------------------------------------------
+    if isinstance(data, Dataset):
+        dataset = data.to(device)
+        if val_data is None:
+            val_data = dataset.val
+    elif isinstance(data, torch.Tensor):
+        dataset = None
+    else:
+        raise TypeError(f"data must be a ppgen Dataset or a tensor, got {type(data).__name__}")
+    train = dataset.train if dataset is not None else data.to(device)
+    if isinstance(model, GenerativeModel):
+        model.check_training_data(train)
+        if val_data is not None:
+            val_data = model.check_data(val_data.to(device), "validation data")
+    else:
+        check_data(train, name="training data")
+        if val_data is not None:
+            val_data = check_data(
+                val_data.to(device), name="validation data", event_dim=train.shape[1]
+            )
+    num_data = len(train)
+    batch_size = num_data if batch_size is None else batch_size
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    batch_size = min(batch_size, num_data)
+    batches_per_epoch = math.ceil(num_data / batch_size)
+
+    # ----- budget and cadences ----------------------------------------------------------------
+    if steps is not None and epochs is not None:
+        raise ValueError("give steps or epochs, not both")
+    for name, value in (("steps", steps), ("epochs", epochs)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    total_steps = epochs * batches_per_epoch if epochs is not None else steps or DEFAULT_STEPS
+    log_every = log_every or max(1, total_steps // 200)
+    val_every = val_every or max(log_every, total_steps // 20)
+    checkpoint_every = checkpoint_every or val_every
+
+    def draw_batch(index) -> torch.Tensor:
+        return dataset.train_batch(index, generator) if dataset is not None else train[index]
+
+    # ----- parameters: run the objective once so that lazily created params exist -------------
+    pyro.set_rng_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with poutine.trace(param_only=True) as param_capture:
+        objective(model_fn, guide_fn, draw_batch(torch.arange(min(batch_size, num_data))))
+    param_names = sorted(param_capture.trace.nodes)
+    parameters = {id(p): p for m in modules for p in m.parameters()}
+    for site in param_capture.trace.nodes.values():
+        unconstrained = site["value"].unconstrained()
+        parameters.setdefault(id(unconstrained), unconstrained)
+    parameters = [p for p in parameters.values() if p.requires_grad]
+    if not parameters:
+        raise ValueError("the model and guide have no trainable parameters")
+    opt = OPTIMIZERS[optimizer](parameters, lr=lr)
+    if lr_schedule == "cosine":
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total_steps, eta_min=lr / 100)
+    else:
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+    # ----- resume -----------------------------------------------------------------------------
+    settings = {
+        "objective": objective_name,
+        "num_particles": num_particles,
+        "total_steps": total_steps,
+        "batch_size": batch_size,
+        "num_data": num_data,
+        "lr": lr,
+        "seed": seed,
+        "optimizer": optimizer,
+        "lr_schedule": lr_schedule,
+    }
+    step, order, position, train_time, rows = 0, None, 0, 0.0, []
+    if checkpoint is not None and Path(checkpoint).exists():
+        # Loaded on the CPU: RNG states must stay there; parameters and optimizer state are
+        # copied onto their own devices by load_state_dict.
+        state = load_checkpoint(checkpoint, map_location="cpu")
+        check_same_settings(state["settings"], settings, checkpoint)
+        for module, module_state in zip(modules, state["modules"]):
+            module.load_state_dict(module_state)
+        for name, value in state["params"].items():
+            # In place, so that the optimizer keeps pointing at the same tensors.
+            pyro.param(name).unconstrained().data.copy_(value)
+        opt.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        _set_rng_state(state["rng"])
+        generator.set_state(state["generator"])
+        step, order, position = state["step"], state["order"], state["position"]
+        train_time, rows = state["train_time"], state["history"]
+
+    def write_checkpoint():
+        save_checkpoint(
+            checkpoint,
+            {
+                "settings": settings,
+                "modules": [m.state_dict() for m in modules],
+                "params": {n: pyro.param(n).unconstrained().detach() for n in param_names},
+                "optimizer": opt.state_dict(),
+                "schedule": schedule.state_dict(),
+                "rng": _get_rng_state(),
+                "generator": generator.get_state(),
+                "step": step,
+                "order": order,
+                "position": position,
+                "train_time": train_time,
+                "history": rows,
+            },
+        )
+
+    def validate() -> dict:
+        # Validation must not perturb the training trajectory: fork the random state.
+        rng = _get_rng_state()
+        metrics = {}
+        with torch.no_grad():
+            chunks = val_data.split(VALIDATION_CHUNK)
+            total = sum(float(objective(model_fn, guide_fn, c)) for c in chunks)
+            metrics["val_loss"] = total / len(val_data)
+            if isinstance(model, GenerativeModel) and model.has_exact_log_prob:
+                metrics["val_log_lik"] = float(model.log_prob(val_data).mean())
+        _set_rng_state(rng)
+        return metrics
+
+    def diverged(reason: str):
+        where = ""
+        if checkpoint is not None and Path(checkpoint).exists():
+            saved = load_checkpoint(checkpoint)["step"]
+            where = f" The last good checkpoint (step {saved}) is kept at {checkpoint}."
+        raise TrainingDivergedError(
+            f"training diverged at step {step} with {objective_name}: {reason}. Try a smaller lr "
+            f"(now {lr:g}), clip_norm=, more particles, or another estimator.{where}",
+            step,
+            pd.DataFrame(rows),
+        )
+
+    def due(step: int, every: int) -> bool:
+        # Work is done on log steps only: on the first log step that reaches a multiple of `every`.
+        return step // every > (step - log_every) // every
+
+    # ----- the loop ---------------------------------------------------------------------------
+    bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=objective_name)
+    window = []  # per-step losses (device tensors) since the last log row
+    tick = time.perf_counter()
+    while step < total_steps:
+        if order is None or position >= num_data:
+            order = torch.randperm(num_data, generator=generator, device=device)
+            position = 0
+        index = order[position : position + batch_size]
+        position += len(index)
+        batch = draw_batch(index)
+        try:
+            value = objective(model_fn, guide_fn, batch) / len(batch)
+        except ValueError as error:
+            # Pyro's distribution validation is where non-finite parameters usually surface.
+            if all(torch.isfinite(p).all() for p in parameters):
+                raise
+            diverged(f"parameters became non-finite ({error})")
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, clip_norm)
+        opt.step()
+        schedule.step()
+        window.append(value.detach())
+        step += 1
+        if step % log_every and step != total_steps:
+            continue
+
+        # A log step: one host-device sync for the whole window.
+        losses = torch.stack(window).tolist()
+        window = []
+        train_time += time.perf_counter() - tick
+        if not all(math.isfinite(v) for v in losses):
+            diverged(f"the loss became {next(v for v in losses if not math.isfinite(v))}")
+        row = {
+            "step": step,
+            "epoch": (step - 1) // batches_per_epoch + position / num_data,
+            "loss": sum(losses) / len(losses),
+            "lr": opt.param_groups[0]["lr"],
+            "wall_time": train_time,
+        }
+        if val_data is not None and (due(step, val_every) or step == total_steps):
+            row.update(validate())
+        rows.append(row)
+        bar.update(step - bar.n)
+        bar.set_postfix(loss=f"{row['loss']:.4g}")
+        if checkpoint is not None and (due(step, checkpoint_every) or step == total_steps):
+            write_checkpoint()
+        tick = time.perf_counter()
+    bar.close()
+
+    params = {n: pyro.param(n).detach() for n in param_names}
+    return FitResult(
+        model=model,
+        history=pd.DataFrame(rows),
+        objective=objective_name,
+        device=device,
+        params=params,
+    )

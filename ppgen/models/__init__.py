@@ -1,0 +1,20 @@
+"""ppgen's model/guide pairs: the :class:`GenerativeModel` base, the registry and the families.
+
+Each family lives in its own file; importing this package registers them all.
+"""
+
+from .base import GenerativeModel
+from .factor_analysis import FactorAnalysis
+from .linear_factor import LinearFactorModel
+from .ppca import PPCA
+from .registry import available_models, get_model, register_model
+
+__all__ = [
+    "FactorAnalysis",
+    "GenerativeModel",
+    "LinearFactorModel",
+    "PPCA",
+    "available_models",
+    "get_model",
+    "register_model",
+]

@@ -1,0 +1,159 @@
+"""``GenerativeModel``: the base class of every ppgen model/guide pair.
+
+A ppgen model is a :class:`pyro.nn.PyroModule` that owns its parameters and offers two Pyro
+programs, ``model(x)`` and ``guide(x)``, over a batch ``x`` of shape ``(batch, data_dim)``. Anything
+that takes a Pyro model/guide pair (``pyro.infer.SVI``, every ELBO, ``ppgen.fit``) takes
+``(m.model, m.guide)``; the trainer knows nothing model-specific.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import pyro.poutine as poutine
+import torch
+from pyro.nn import PyroModule
+
+from ..validation import check_data, constant_columns
+
+# Each instance gets a unique Pyro name: PyroModule parameters are mirrored in Pyro's global
+# parameter store under their full names, so two models sharing a name would silently share (and
+# overwrite) each other's parameters there.
+_instance_counter = itertools.count()
+
+
+class GenerativeModel(PyroModule):
+    """Base class of ppgen's model/guide pairs.
+
+    Recipe for a new model
+    ----------------------
+    1. Subclass and call ``super().__init__(data_dim)`` first; then create parameters as
+       ``torch.nn.Parameter`` / :class:`pyro.nn.PyroParam` attributes and networks as ordinary
+       ``torch.nn`` modules (their parameters are found through ``self.parameters()``).
+    2. Write ``model(x)``: sample latents and observe ``x`` at the site named ``observed_site``
+       (``"x"``), inside ``with pyro.plate(self.data_plate, x.shape[0], dim=-1):``. Give every
+       plate an explicit ``dim`` and set the class attribute ``max_plate_nesting`` to the number of
+       plates, so that Pyro never guesses and particles can be vectorized to its left.
+    3. Write ``guide(x)`` with the same latent sample sites and plates. Return nothing.
+    4. Set ``likelihood`` (``"gaussian"`` or ``"bernoulli"``): it decides which data checks run
+       (binary data for Bernoulli; zero-variance columns for Gaussian).
+    5. Where the marginal is tractable, override ``log_prob(x)`` with the exact per-datapoint
+       ``log p(x)``; tests compare estimators against it.
+    6. Optionally override ``init_from_data(x)`` with a data-dependent initialisation (e.g. an
+       output bias at the data mean); the CLI and the demo call it before training, ``fit`` never
+       does (it does not touch parameters behind the user's back).
+    7. Register the class with ``@register_model("name")`` so that the CLI, the contract tests and
+       ``ppgen list`` know it. Constructor arguments other than ``data_dim`` need defaults.
+
+    Do not write training code here: ``ppgen.fit`` trains any model/guide pair.
+    """
+
+    #: Name of the sample site that holds the observations.
+    observed_site = "x"
+    #: Name of the plate over data points; evaluation code reads per-datapoint terms off it.
+    data_plate = "data"
+    #: Number of nested plates in model and guide (the data plate counts).
+    max_plate_nesting = 1
+    #: ``"gaussian"`` or ``"bernoulli"``; selects the data checks in :meth:`check_data`.
+    likelihood = "gaussian"
+    #: Whether a zero-variance data column makes the likelihood unbounded (per-dimension noise).
+    constant_columns_unbounded = False
+
+    def __init__(self, data_dim: int, *, name: str | None = None):
+        if not isinstance(data_dim, int) or data_dim < 1:
+            raise ValueError(f"data_dim must be a positive int, got {data_dim!r}")
+        if name is None:
+            name = f"{type(self).__name__.lower()}_{next(_instance_counter)}"
+        super().__init__(name)
+        self.data_dim = data_dim
+
+    # ----- the Pyro programs ------------------------------------------------------------------
+    def model(self, x: torch.Tensor) -> None:
+        """The generative program p(x, z): samples latents, observes ``x`` at ``observed_site``."""
+        raise NotImplementedError
+
+    def guide(self, x: torch.Tensor) -> None:
+        """The variational program q(z | x) over the same latent sites."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> None:
+        return self.model(x)
+
+    # ----- derived quantities -----------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(itertools.chain(self.parameters(), self.buffers())).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(itertools.chain(self.parameters(), self.buffers())).dtype
+
+    @property
+    def has_exact_log_prob(self) -> bool:
+        """Whether :meth:`log_prob` is implemented (an exact marginal likelihood)."""
+        return type(self).log_prob is not GenerativeModel.log_prob
+
+    @torch.no_grad()
+    def sample(self, num_samples: int) -> torch.Tensor:
+        """Draw ``num_samples`` points from the model, shape ``(num_samples, data_dim)``.
+
+        Runs ``model`` with its observation site unconditioned, so any model that follows the
+        recipe gets sampling for free.
+        """
+        if not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        placeholder = torch.zeros(num_samples, self.data_dim, device=self.device, dtype=self.dtype)
+        trace = poutine.trace(poutine.uncondition(self.model)).get_trace(placeholder)
+        return trace.nodes[self.observed_site]["value"]
+
+    def init_from_data(self, x: torch.Tensor) -> GenerativeModel:
+        """Data-dependent initialisation before training; the base class keeps its random start."""
+        self.check_data(x, "x")
+        return self
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact ``log p(x)`` per data point, shape ``(batch,)``, where the marginal is tractable."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no tractable marginal likelihood; estimate it with "
+            "ppgen.evaluation.log_likelihood(model, x)"
+        )
+
+    # ----- data checks ------------------------------------------------------------------------
+    def check_data(self, x, name: str = "data") -> torch.Tensor:
+        """Raise a clear error unless ``x`` fits this model (shape, dtype, device, finite, binary)."""
+        return check_data(
+            x,
+            name=name,
+            event_dim=self.data_dim,
+            dtype=self.dtype,
+            device=self.device,
+            binary=self.likelihood == "bernoulli",
+        )
+
+    def check_training_data(self, x, name: str = "training data") -> torch.Tensor:
+        """:meth:`check_data`, plus the checks that need the whole training set at once.
+
+        A Gaussian likelihood with per-dimension noise has no maximum on a zero-variance column (the
+        noise variance shrinks to 0 and the likelihood grows without bound), so such columns are
+        refused; with shared noise they are only wasteful and get a warning.
+        """
+        self.check_data(x, name)
+        if self.likelihood == "gaussian" and len(x) > 1:
+            constant = constant_columns(x)
+            if constant:
+                message = (
+                    f"{name} has {len(constant)} zero-variance column(s) {constant[:10]}"
+                    f"{'...' if len(constant) > 10 else ''}"
+                )
+                advice = "drop them first, e.g. load_dataset(..., drop_constant=True)"
+                if self.constant_columns_unbounded:
+                    raise ValueError(
+                        f"{message}: the Gaussian likelihood of {type(self).__name__} is "
+                        f"unbounded there (its noise variance goes to 0); {advice}"
+                    )
+                warnings.warn(f"{message}; they carry no information, {advice}", stacklevel=2)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"data_dim={self.data_dim}"

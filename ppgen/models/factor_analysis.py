@@ -1,0 +1,29 @@
+"""Factor analysis: a linear-Gaussian factor model with a separate noise variance per dimension.
+
+``x | z ~ N(W z + b, diag(psi))``. Unlike PPCA its likelihood is unbounded on a zero-variance data
+column (``psi_j -> 0``), so such columns are refused. ``sklearn.decomposition.FactorAnalysis`` fits the
+same model by EM / SVD; ppgen fits it by SVI.
+"""
+
+from __future__ import annotations
+
+import torch
+from pyro.nn import PyroParam
+from torch.distributions import constraints
+
+from .linear_factor import LinearFactorModel
+from .registry import register_model
+
+
+@register_model("fa")
+class FactorAnalysis(LinearFactorModel):
+    """Factor analysis with ``latent_dim`` factors and diagonal noise ``psi``."""
+
+    constant_columns_unbounded = True
+
+    def __init__(self, data_dim: int, latent_dim: int = 2, *, name: str | None = None):
+        super().__init__(data_dim, latent_dim, name=name)
+        self.noise_std = PyroParam(torch.ones(data_dim), constraints.positive)
+
+    def noise_variance(self) -> torch.Tensor:
+        return self.noise_std.pow(2)

@@ -1,0 +1,109 @@
+"""Input checks shared by data loading, models and the trainer.
+
+Every entry point that takes data calls :func:`check_data` before doing any work, so that bad input
+(NaN, wrong shape, wrong dtype or device, empty data, non-binary data for a Bernoulli likelihood)
+fails at once with a message that names the problem, instead of surfacing later as a NaN loss or a
+broadcasting error deep inside Pyro. Nothing is silently coerced: the caller converts explicitly.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+import torch
+
+
+def check_data(
+    x,
+    *,
+    name: str = "data",
+    event_dim: int | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | None = None,
+    binary: bool = False,
+) -> torch.Tensor:
+    """Check that ``x`` is a non-empty, finite, floating-point ``(num_points, event_dim)`` tensor.
+
+    Args:
+        x: the data to check.
+        name: how to refer to ``x`` in error messages (``"training data"``, ``"x"``...).
+        event_dim: the required size of the last dimension, or ``None`` to accept any.
+        dtype: the required floating dtype (the model's), or ``None`` for any floating dtype.
+        device: the required device (the model's), or ``None`` for any.
+        binary: require every entry to be exactly 0 or 1 (Bernoulli likelihoods).
+
+    Returns:
+        ``x`` itself, unchanged.
+
+    Raises:
+        TypeError: ``x`` is not a tensor, or has an integer/boolean dtype, or the wrong dtype.
+        ValueError: wrong shape, empty, NaN/inf entries, non-binary entries, wrong device.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (num_points, num_features), "
+            f"got {type(x).__name__}; convert with torch.as_tensor(x, dtype=torch.float32)"
+        )
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} has dtype {x.dtype}; ppgen models need floating-point data. "
+            "Convert explicitly, e.g. x.float() (raw pixel counts) or x.float() / 255."
+        )
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(
+            f"{name} has dtype {x.dtype} but the model's parameters are {dtype}; "
+            f"convert with x.to({dtype}) or the model with model.to({x.dtype})"
+        )
+    if x.dim() != 2:
+        raise ValueError(
+            f"{name} must have shape (num_points, num_features), got shape {tuple(x.shape)}; "
+            "flatten images with x.reshape(len(x), -1)"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}): there is nothing to fit")
+    if event_dim is not None and x.shape[1] != event_dim:
+        raise ValueError(
+            f"{name} has {x.shape[1]} features per point but the model expects {event_dim}"
+        )
+    if device is not None and x.device != torch.device(device):
+        raise ValueError(
+            f"{name} is on {x.device} but the model is on {device}; "
+            f"move one of them explicitly, e.g. x.to('{device}')"
+        )
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()[0].tolist()
+        count = int((~finite).sum())
+        raise ValueError(
+            f"{name} contains {count} NaN or infinite value(s), the first at row {bad[0]}, "
+            f"column {bad[1]}"
+        )
+    if binary:
+        nonbinary = (x != 0) & (x != 1)
+        if bool(nonbinary.any()):
+            row, col = nonbinary.nonzero()[0].tolist()
+            raise ValueError(
+                f"{name} must be binary (0 or 1) for a Bernoulli likelihood, but entry "
+                f"[{row}, {col}] is {x[row, col].item():g}; load it with binarize="
+                "'threshold', 'fixed' or 'dynamic'"
+            )
+    return x
+
+
+def check_name(name: str, choices: Iterable[str], what: str) -> str:
+    """Check that ``name`` is one of ``choices``; otherwise raise a ``ValueError`` listing them.
+
+    Close misspellings get a "did you mean" hint.
+    """
+    choices = sorted(choices)
+    if name in choices:
+        return name
+    hint = difflib.get_close_matches(str(name), choices, n=1)
+    suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
+    raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(choices)}.{suggestion}")
+
+
+def constant_columns(x: torch.Tensor) -> list[int]:
+    """Indices of the columns of ``x`` whose values are all equal (zero variance)."""
+    return (x == x[:1]).all(dim=0).nonzero().flatten().tolist()
