@@ -77,7 +77,7 @@ def linear_factor_section(run_dir: Path, quick: bool, progress: bool) -> str:
             rows.append(
                 {
                     "model": name,
-                    "method": f"ppgen SVI ({estimator}, {int(result.history['step'].iloc[-1])} steps)",
+                    "method": f"ppgen SVI ({estimator}, {int(result.history.step.iloc[-1])} steps)",
                     "train log p(x)": float(model.log_prob(data.train).mean()),
                     "test log p(x)": float(model.log_prob(data.test).mean()),
                     "test ELBO": float(elbo(model, data.test, num_samples=100).mean()),

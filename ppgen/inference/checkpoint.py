@@ -27,7 +27,7 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
 
 
 def load_checkpoint(path: str | Path, map_location=None) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint`; raise ``ValueError`` if it is not one."""
+    """Read a checkpoint written by :func:`save_checkpoint`; ``ValueError`` if it is not one."""
     path = Path(path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)

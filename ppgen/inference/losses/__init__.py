@@ -1,1 +1,1 @@
-"""Custom objectives ``loss(model, guide, *args) -> tensor`` (MMD, adversarial) for ``fit(loss=...)``."""
+"""Custom objectives ``loss(model, guide, *args) -> tensor`` (MMD, adversarial) for ``fit``."""
