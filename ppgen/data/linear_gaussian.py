@@ -2,7 +2,8 @@
 
 ``x = W z + b + eps``, ``z ~ N(0, I_K)``, ``eps ~ N(0, noise_std^2 I_D)``. The true ``W``, ``b``,
 noise and latent dimension are in ``meta``, and the exact marginal
-``N(b, W W^T + noise^2 I)`` is the data set's ``log_density``, so fitted PPCA / factor analysis can be checked against the truth.
+``N(b, W W^T + noise^2 I)`` is the data set's ``log_density``, so fitted PPCA / factor analysis
+can be checked against the truth.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Where ``KL(q(z) || p(z))`` has a closed form for a latent site it replaces the Monte Carlo
 ``log q - log p`` term, lowering the variance; it requires a guide whose sites do not depend on
-other latents (mean-field in that sense), and falls back to Monte Carlo where no closed form is known.
+other latents (mean-field in that sense), and falls back to Monte Carlo where no closed form is
+known.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """``fit``: the one training loop for every model/guide pair and every objective.
 
-The loop knows nothing model-specific: it draws minibatches, evaluates a loss callable (a Pyro ELBO's
-``differentiable_loss`` or a custom loss), steps a PyTorch optimizer and a learning-rate schedule,
-and logs. Per step the loss stays on the device; values are brought to the host only every
+The loop knows nothing model-specific: it draws minibatches, evaluates a loss callable (a Pyro
+ELBO's ``differentiable_loss`` or a custom loss), steps a PyTorch optimizer and a learning-rate
+schedule, and logs. Per step the loss stays on the device; values are brought to the host only every
 ``log_every`` steps, which is also where divergence is detected and checkpoints are written.
 """
 
@@ -34,7 +34,7 @@ VALIDATION_CHUNK = 4096
 
 
 class TrainingDivergedError(RuntimeError):
-    """The loss or the parameters became NaN or infinite. ``history`` holds the rows logged so far."""
+    """The loss or the parameters became NaN or infinite; ``history`` has the rows logged so far."""
 
     def __init__(self, message: str, step: int, history: pd.DataFrame):
         super().__init__(message)

@@ -113,7 +113,7 @@ class GenerativeModel(PyroModule):
         return self
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact ``log p(x)`` per data point, shape ``(batch,)``, where the marginal is tractable."""
+        """Exact ``log p(x)`` per data point, shape ``(batch,)``, where the marginal is exact."""
         raise NotImplementedError(
             f"{type(self).__name__} has no tractable marginal likelihood; estimate it with "
             "ppgen.evaluation.log_likelihood(model, x)"
@@ -121,7 +121,7 @@ class GenerativeModel(PyroModule):
 
     # ----- data checks ------------------------------------------------------------------------
     def check_data(self, x, name: str = "data") -> torch.Tensor:
-        """Raise a clear error unless ``x`` fits this model (shape, dtype, device, finite, binary)."""
+        """Raise a clear error unless ``x`` suits the model (shape, dtype, device, values)."""
         return check_data(
             x,
             name=name,

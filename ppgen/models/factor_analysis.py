@@ -1,8 +1,8 @@
 """Factor analysis: a linear-Gaussian factor model with a separate noise variance per dimension.
 
 ``x | z ~ N(W z + b, diag(psi))``. Unlike PPCA its likelihood is unbounded on a zero-variance data
-column (``psi_j -> 0``), so such columns are refused. ``sklearn.decomposition.FactorAnalysis`` fits the
-same model by EM / SVD; ppgen fits it by SVI.
+column (``psi_j -> 0``), so such columns are refused. ``sklearn.decomposition.FactorAnalysis``
+fits the same model by iterated SVD; ppgen fits it by SVI.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ not depend on ``x``::
     Lambda = (I + W^T Psi^-1 W)^-1 = I - W^T (W W^T + Psi)^-1 W
     mu(x)  = Lambda W^T Psi^-1 (x - b) = W^T (W W^T + Psi)^-1 (x - b)
 
-The guide is amortized and linear-Gaussian, ``q(z | x) = N(A x + c, L L^T)``, a family that contains
-the exact posterior (``A = Lambda W^T Psi^-1``, ``c = -A b``, ``L = chol(Lambda)``), so the ELBO can be
-tight. Subclasses only say how ``Psi`` is parameterized.
+The guide is amortized and linear-Gaussian, ``q(z | x) = N(A x + c, L L^T)``, a family that
+contains the exact posterior (``A = Lambda W^T Psi^-1``, ``c = -A b``, ``L = chol(Lambda)``), so
+the ELBO can be tight. Subclasses only say how ``Psi`` is parameterized.
 """
 
 from __future__ import annotations
