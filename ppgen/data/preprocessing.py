@@ -15,6 +15,7 @@ Image loaders return raw pixel levels (digits: 0..16, MNIST: 0..255) together wi
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import replace
 
@@ -39,8 +40,13 @@ def uniform_dequantize(levels: torch.Tensor, num_levels: int, generator: torch.G
 
 def _split_generators(seed: int) -> list[torch.Generator]:
     # One independent stream per split, so that e.g. the test binarization does not depend on the
-    # size of the training split.
-    return [torch.Generator().manual_seed(seed * 3 + offset) for offset in range(3)]
+    # size of the training split. The seeds are hashed (the CPU generator keeps 32 bits) so that
+    # none of them is the stream the trainer seeds with the same `seed` for per-batch redraws.
+    def derived(split: int) -> int:
+        digest = hashlib.sha256(f"ppgen.data/{seed}/{split}".encode()).digest()
+        return int.from_bytes(digest[:4], "big")
+
+    return [torch.Generator().manual_seed(derived(split)) for split in range(3)]
 
 
 def drop_constant_columns(data: Dataset) -> Dataset:
