@@ -234,6 +234,14 @@ def fit(
     def draw_batch(index) -> torch.Tensor:
         return dataset.train_batch(index, generator) if dataset is not None else train[index]
 
+    for module in modules:
+        for name, param in module.named_parameters():
+            if not torch.isfinite(param).all():
+                raise ValueError(
+                    f"parameter {name!r} of {type(module).__name__} is non-finite (NaN or inf) "
+                    "before training; re-initialise the model"
+                )
+
     # ----- parameters: run the objective once so that lazily created params exist -------------
     pyro.set_rng_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -348,7 +356,8 @@ def fit(
             # Pyro's distribution validation is where non-finite parameters usually surface.
             if all(torch.isfinite(p).all() for p in parameters):
                 raise
-            diverged(f"parameters became non-finite ({error})")
+            step += 1  # report the step being computed
+            diverged(f"parameters became non-finite ({str(error).splitlines()[0]})")
         opt.zero_grad(set_to_none=True)
         value.backward()
         if clip_norm is not None:

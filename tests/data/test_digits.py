@@ -58,5 +58,7 @@ def test_dequantize_maps_levels_into_unit_interval_without_losing_them():
     assert torch.equal((data.train * 17).floor(), raw.train)
     generator = torch.Generator().manual_seed(0)
     fresh = data.train_batch(torch.arange(10), generator)
-    assert torch.equal((fresh * 17).floor(), raw.train[:10]) and not torch.equal(fresh, data.train[:10])
+    assert torch.equal((fresh * 17).floor(), raw.train[:10]) and not torch.equal(
+        fresh, data.train[:10]
+    )
     assert abs(data.meta["dequantization_log_det"] - 64 * torch.log(torch.tensor(17.0))) < 1e-4

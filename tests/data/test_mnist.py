@@ -11,9 +11,7 @@ from ppgen.data.mnist import IDX_FILES
 
 
 def write_idx(path, array):
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(
-        int(n).to_bytes(4, "big") for n in array.shape
-    )
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
     data = header + array.astype(np.uint8).tobytes()
     if path.suffix == ".gz":
         with gzip.open(path, "wb") as handle:

@@ -8,7 +8,13 @@ from ppgen.data import available_datasets
 
 def test_every_registered_name_is_listed():
     assert set(available_datasets()) == {
-        "digits", "mnist", "ring8", "grid25", "8gaussians", "moons", "linear_gaussian"
+        "digits",
+        "mnist",
+        "ring8",
+        "grid25",
+        "8gaussians",
+        "moons",
+        "linear_gaussian",
     }
 
 

@@ -49,9 +49,9 @@ def test_mixture_density_matches_direct_formula():
     data = load_dataset("8gaussians", num_train=5, num_val=5, num_test=5)
     x = torch.tensor([[0.3, -1.2]])
     centers, std = data.meta["centers"], data.meta["std"]
-    direct = sum(
-        torch.distributions.Normal(c, std).log_prob(x).sum().exp() for c in centers
-    ) / len(centers)
+    direct = sum(torch.distributions.Normal(c, std).log_prob(x).sum().exp() for c in centers) / len(
+        centers
+    )
     assert torch.allclose(data.log_density(x), direct.log(), atol=1e-5)
 
 

@@ -23,8 +23,15 @@ def test_ppca_matches_sklearn_pca_score(digits):
     reference = PCA(10).fit(digits.train.numpy()).score(digits.train.numpy())
     torch.manual_seed(0)
     model = PPCA(61, 10).init_from_data(digits.train)
-    fit(model, digits.train, estimator="meanfield", lr=0.03, steps=8000, batch_size=None,
-        progress=False)
+    fit(
+        model,
+        digits.train,
+        estimator="meanfield",
+        lr=0.03,
+        steps=8000,
+        batch_size=None,
+        progress=False,
+    )
     ours = float(model.log_prob(digits.train).mean())
     assert abs(ours - reference) < 0.05, (ours, reference)
 
@@ -34,7 +41,8 @@ def test_factor_analysis_reaches_sklearn_score(digits):
     reference = SklearnFA(10, svd_method="lapack").fit(x).score(x)
     torch.manual_seed(0)
     model = FactorAnalysis(61, 10).init_from_data(digits.train)
-    fit(model, digits.train, estimator="trace", lr=0.01, steps=6000, batch_size=None,
-        progress=False)
+    fit(
+        model, digits.train, estimator="trace", lr=0.01, steps=6000, batch_size=None, progress=False
+    )
     ours = float(model.log_prob(digits.train).mean())
     assert ours > reference - 0.1, (ours, reference)
