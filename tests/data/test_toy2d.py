@@ -1,4 +1,4 @@
-"""2-D toy sets: seeded samples, and true log-densities that are normalized and match the sampler."""
+"""2-D toy sets: seeded samples; true log-densities that are normalized and match the sampler."""
 
 import math
 

@@ -69,7 +69,7 @@ def test_estimator_name_elbo_object_and_custom_loss_agree(lg):
 
 
 def test_plain_pyro_functions_are_first_class():
-    """A user's own model/guide functions: MAP of a Normal mean with a flat guide = the data mean."""
+    """A user's own model/guide functions: the MLE of a Normal (empty guide) is the data mean."""
     x = torch.randn(200, 2) + torch.tensor([3.0, -1.0])
 
     def model(batch):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 
-from ppgen import FactorAnalysis, PPCA, fit, load_dataset
+from ppgen import PPCA, FactorAnalysis, fit, load_dataset
 from ppgen.evaluation import log_importance_weights
 
 CLASSES = [PPCA, FactorAnalysis]

@@ -11,7 +11,7 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.decomposition import FactorAnalysis as SklearnFA
 
-from ppgen import FactorAnalysis, PPCA, fit, load_dataset
+from ppgen import PPCA, FactorAnalysis, fit, load_dataset
 
 
 @pytest.fixture(scope="module")
