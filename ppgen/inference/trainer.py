@@ -246,7 +246,7 @@ def fit(
     pyro.set_rng_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
     with poutine.trace(param_only=True) as param_capture:
-        objective(model_fn, guide_fn, draw_batch(torch.arange(min(batch_size, num_data))))
+        objective(model_fn, guide_fn, draw_batch(torch.arange(batch_size, device=device)))
     param_names = sorted(param_capture.trace.nodes)
     parameters = {id(p): p for m in modules for p in m.parameters()}
     for site in param_capture.trace.nodes.values():
@@ -289,6 +289,7 @@ def fit(
         _set_rng_state(state["rng"])
         generator.set_state(state["generator"])
         step, order, position = state["step"], state["order"], state["position"]
+        order = None if order is None else order.to(device)
         train_time, rows = state["train_time"], state["history"]
 
     def write_checkpoint():
