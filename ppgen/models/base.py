@@ -152,7 +152,7 @@ class GenerativeModel(PyroModule):
                         f"{message}: the Gaussian likelihood of {type(self).__name__} is "
                         f"unbounded there (its noise variance goes to 0); {advice}"
                     )
-                warnings.warn(f"{message}; they carry no information, {advice}", stacklevel=2)
+                warnings.warn(f"{message}; they carry no information, {advice}", stacklevel=3)
         return x
 
     def extra_repr(self) -> str:
