@@ -7,12 +7,13 @@ The public entry points: :func:`load_dataset`, the model classes in :mod:`ppgen.
 
 from .data import Dataset, load_dataset
 from .inference import FitResult, fit
-from .models import PPCA, FactorAnalysis, GenerativeModel
+from .models import PPCA, FactorAnalysis, GenerativeModel, SigmoidBeliefNet
 
 __version__ = "0.1.0"
 
 __all__ = [
     "PPCA",
+    "SigmoidBeliefNet",
     "Dataset",
     "FactorAnalysis",
     "FitResult",

@@ -8,12 +8,14 @@ from .factor_analysis import FactorAnalysis
 from .linear_factor import LinearFactorModel
 from .ppca import PPCA
 from .registry import available_models, get_model, register_model
+from .sbn import SigmoidBeliefNet
 
 __all__ = [
     "FactorAnalysis",
     "GenerativeModel",
     "LinearFactorModel",
     "PPCA",
+    "SigmoidBeliefNet",
     "available_models",
     "get_model",
     "register_model",
