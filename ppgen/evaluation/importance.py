@@ -1,12 +1,14 @@
 """Per-datapoint importance weights ``log w = log p(x, z) - log q(z | x)``, ``z ~ q(z | x)``.
 
-The building block of every bound and estimate in :mod:`ppgen.evaluation`: the ELBO is their mean,
-the importance-weighted bound and the log-likelihood estimate their log-mean-exp. Samples are drawn
-in one vectorized pass per chunk (a plate over samples to the left of the model's plates), and the
-chunks keep memory bounded for thousands of samples.
+The building block of every bound and estimate in :mod:`ppgen.evaluation` and of the multi-sample
+estimators (``iwae``, ``vimco``): the ELBO is the weights' mean, the importance-weighted bound and
+the log-likelihood estimate their log-mean-exp. Samples are drawn in one vectorized pass (a plate
+over samples to the left of the model's plates); callers chunk over samples to bound memory.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pyro
 import pyro.poutine as poutine
@@ -19,11 +21,36 @@ from ..validation import check_data
 SAMPLE_PLATE = "_ppgen_samples"
 
 
+@dataclass
+class WeightParts:
+    """The two halves of the log importance weights, each ``(num_samples, num_points)``.
+
+    ``log_q_score`` is the part of ``log q`` from guide sites that are not reparameterized (the
+    ones a score-function estimator needs); ``reparameterized`` says whether there are none.
+    """
+
+    log_p: torch.Tensor
+    log_q: torch.Tensor
+    log_q_score: torch.Tensor
+    reparameterized: bool
+
+    @property
+    def log_w(self) -> torch.Tensor:
+        return self.log_p - self.log_q
+
+
 def split_pair(model) -> tuple[object, object, str, int | None]:
-    """``(model_fn, guide_fn, data_plate, max_plate_nesting)`` for a ppgen model or a pair."""
+    """``(model_fn, guide_fn, data_plate, max_plate_nesting)`` for a ppgen model or a pair.
+
+    A pair of bound methods of a ppgen model, ``(m.model, m.guide)``, gets the model's plate name
+    and nesting; a pair of plain functions gets ``"data"`` and ``None`` (found by tracing).
+    """
     if isinstance(model, GenerativeModel):
         return model.model, model.guide, model.data_plate, model.max_plate_nesting
     if isinstance(model, tuple) and len(model) == 2 and all(callable(f) for f in model):
+        owner = getattr(model[0], "__self__", None)
+        if isinstance(owner, GenerativeModel):
+            return model[0], model[1], owner.data_plate, owner.max_plate_nesting
         return model[0], model[1], "data", None
     raise TypeError(
         "model must be a ppgen GenerativeModel or a (model, guide) pair of Pyro callables, "
@@ -31,16 +58,24 @@ def split_pair(model) -> tuple[object, object, str, int | None]:
     )
 
 
-def _plate_nesting(trace) -> int:
-    dims = [-f.dim for site in trace.nodes.values() for f in site.get("cond_indep_stack", ())]
+def plate_nesting(model_fn, guide_fn, *args) -> int:
+    """The number of nested plates in a model/guide pair, found by tracing both once."""
+    guide_trace = poutine.trace(guide_fn).get_trace(*args)
+    model_trace = poutine.trace(poutine.replay(model_fn, trace=guide_trace)).get_trace(*args)
+    dims = [
+        -frame.dim
+        for trace in (guide_trace, model_trace)
+        for site in trace.nodes.values()
+        for frame in site.get("cond_indep_stack", ())
+    ]
     return max(dims, default=0)
 
 
-def _per_datapoint(trace, data_plate: str, sample_dim: int, num_points: int) -> torch.Tensor:
+def _per_datapoint(trace, data_plate: str, sample_dim: int, num_points: int, sites=None):
     """Sum each sample site's log-density over every dimension but samples and data points."""
-    total = 0.0
+    total = torch.zeros(())
     for name, site in trace.nodes.items():
-        if site["type"] != "sample":
+        if site["type"] != "sample" or (sites is not None and name not in sites):
             continue
         frames = {f.name: f.dim for f in site["cond_indep_stack"]}
         if data_plate not in frames:
@@ -55,24 +90,14 @@ def _per_datapoint(trace, data_plate: str, sample_dim: int, num_points: int) -> 
     return total
 
 
-def log_importance_weights(model, x: torch.Tensor, num_samples: int) -> torch.Tensor:
-    """``log p(x, z_s) - log q(z_s | x)`` for ``num_samples`` draws ``z_s ~ q``, shape
-    ``(num_samples, num_points)``.
+def weight_parts(
+    model_fn, guide_fn, x: torch.Tensor, num_samples: int, data_plate: str, nesting: int
+) -> WeightParts:
+    """Draw ``num_samples`` guide samples per data point in one pass and score them.
 
-    ``model`` is a :class:`~ppgen.models.GenerativeModel` or a ``(model, guide)`` pair whose
-    observations sit in a plate named ``"data"``.
+    No input checks (estimators call this every step); differentiable: reparameterized samples
+    carry gradients to the guide's parameters.
     """
-    model_fn, guide_fn, data_plate, nesting = split_pair(model)
-    if isinstance(model, GenerativeModel):
-        model.check_data(x, "x")
-    else:
-        check_data(x, name="x")
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-    if nesting is None:
-        guide_trace = poutine.trace(guide_fn).get_trace(x)
-        model_trace = poutine.trace(poutine.replay(model_fn, trace=guide_trace)).get_trace(x)
-        nesting = max(_plate_nesting(guide_trace), _plate_nesting(model_trace))
     sample_dim = -nesting - 1
 
     def vectorized(fn):
@@ -92,6 +117,34 @@ def log_importance_weights(model, x: torch.Tensor, num_samples: int) -> torch.Te
     guide_trace.compute_log_prob()
     model_trace.compute_log_prob()
     num_points = x.shape[0]
-    log_p = _per_datapoint(model_trace, data_plate, sample_dim, num_points)
+    score_sites = {
+        name
+        for name, site in guide_trace.nodes.items()
+        if site["type"] == "sample" and not site["fn"].has_rsample
+    }
     log_q = _per_datapoint(guide_trace, data_plate, sample_dim, num_points)
-    return log_p - log_q
+    return WeightParts(
+        log_p=_per_datapoint(model_trace, data_plate, sample_dim, num_points),
+        log_q=log_q,
+        log_q_score=_per_datapoint(guide_trace, data_plate, sample_dim, num_points, score_sites),
+        reparameterized=not score_sites,
+    )
+
+
+def log_importance_weights(model, x: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """``log p(x, z_s) - log q(z_s | x)`` for ``num_samples`` draws ``z_s ~ q``, shape
+    ``(num_samples, num_points)``.
+
+    ``model`` is a :class:`~ppgen.models.GenerativeModel` or a ``(model, guide)`` pair whose
+    observations sit in a plate named ``"data"``.
+    """
+    model_fn, guide_fn, data_plate, nesting = split_pair(model)
+    if isinstance(model, GenerativeModel):
+        model.check_data(x, "x")
+    else:
+        check_data(x, name="x")
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    if nesting is None:
+        nesting = plate_nesting(model_fn, guide_fn, x)
+    return weight_parts(model_fn, guide_fn, x, num_samples, data_plate, nesting).log_w
