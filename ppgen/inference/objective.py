@@ -20,7 +20,8 @@ def resolve_objective(
     """Return ``(loss_callable, description)`` for the trainer.
 
     Args:
-        estimator: a registered name or a Pyro ``ELBO`` instance.
+        estimator: a registered name, a Pyro ``ELBO`` instance, or an estimator object (a loss
+            callable such as ``get_estimator("tracegraph", baseline="nvil")``).
         loss: a custom loss callable, or ``None``. Exclusive with a non-default ``estimator``.
         num_particles: particles for a named estimator.
         max_plate_nesting: the model's plate nesting, or ``None`` to let Pyro find it.
@@ -42,9 +43,11 @@ def resolve_objective(
             estimator, num_particles=num_particles, max_plate_nesting=max_plate_nesting
         )
         return (_elbo_loss(built) if isinstance(built, ELBO) else built), estimator
-    if callable(estimator):
-        raise TypeError("a custom loss callable goes in loss=, not estimator=")
-    raise TypeError(f"estimator must be a name or a Pyro ELBO, got {type(estimator).__name__}")
+    if callable(estimator):  # an estimator object, e.g. get_estimator("tracegraph", ...)
+        return estimator, getattr(estimator, "__name__", type(estimator).__name__)
+    raise TypeError(
+        f"estimator must be a name, a Pyro ELBO or a loss callable, got {type(estimator).__name__}"
+    )
 
 
 def _elbo_loss(elbo: ELBO) -> Callable:
