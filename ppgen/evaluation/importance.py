@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pyro
 import pyro.poutine as poutine
 import torch
+from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import prune_subsample_sites
 
 from ..models.base import GenerativeModel
@@ -90,15 +91,31 @@ def _per_datapoint(trace, data_plate: str, sample_dim: int, num_points: int, sit
     return total
 
 
+class _DetachSamples(Messenger):
+    """Makes every sampled value a constant (no gradient path back to the guide)."""
+
+    def _pyro_post_sample(self, msg):
+        if not msg["is_observed"]:
+            msg["value"] = msg["value"].detach()
+
+
 def weight_parts(
-    model_fn, guide_fn, x: torch.Tensor, num_samples: int, data_plate: str, nesting: int
+    model_fn,
+    guide_fn,
+    x: torch.Tensor,
+    num_samples: int,
+    data_plate: str,
+    nesting: int,
+    detach_samples: bool = False,
 ) -> WeightParts:
     """Draw ``num_samples`` guide samples per data point in one pass and score them.
 
     No input checks (estimators call this every step); differentiable: reparameterized samples
-    carry gradients to the guide's parameters.
+    carry gradients to the guide's parameters unless ``detach_samples``.
     """
     sample_dim = -nesting - 1
+    if detach_samples:
+        guide_fn = _DetachSamples()(guide_fn)
 
     def vectorized(fn):
         def wrapped(*args):

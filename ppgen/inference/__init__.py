@@ -4,7 +4,7 @@ Estimators live one per file (``trace.py``, ``meanfield.py``...) and register th
 custom objectives (MMD, adversarial) live in ``losses/``.
 """
 
-from . import iwae, meanfield, trace, tracegraph, vimco  # noqa: F401  (register them)
+from . import iwae, meanfield, rws, trace, tracegraph, vimco  # noqa: F401  (register them)
 from .registry import available_estimators, get_estimator, register_estimator
 from .trainer import FitResult, TrainingDivergedError, fit, resolve_device
 

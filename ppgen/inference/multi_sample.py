@@ -30,12 +30,17 @@ class MultiSampleEstimator:
         self.max_plate_nesting = max_plate_nesting
         self.__name__ = self.name  # what fit() reports as the objective
 
+    #: Whether guide samples are constants for this estimator (no reparameterized path).
+    detach_samples = False
+
     def parts(self, model, guide, x: torch.Tensor) -> WeightParts:
         model_fn, guide_fn, data_plate, nesting = split_pair((model, guide))
         nesting = nesting if nesting is not None else self.max_plate_nesting
         if nesting is None:  # plain functions: find it once
             self.max_plate_nesting = nesting = plate_nesting(model_fn, guide_fn, x)
-        return weight_parts(model_fn, guide_fn, x, self.num_particles, data_plate, nesting)
+        return weight_parts(
+            model_fn, guide_fn, x, self.num_particles, data_plate, nesting, self.detach_samples
+        )
 
     @staticmethod
     def bound(log_w: torch.Tensor) -> torch.Tensor:

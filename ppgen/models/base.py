@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from copy import deepcopy
 
 import pyro.poutine as poutine
 import torch
@@ -106,6 +107,12 @@ class GenerativeModel(PyroModule):
         placeholder = torch.zeros(num_samples, self.data_dim, device=self.device, dtype=self.dtype)
         trace = poutine.trace(poutine.uncondition(self.model)).get_trace(placeholder)
         return trace.nodes[self.observed_site]["value"]
+
+    def clone(self) -> GenerativeModel:
+        """A deep copy with the same parameter values and a fresh unique Pyro name."""
+        copy = deepcopy(self)
+        copy._pyro_name = f"{type(self).__name__.lower()}_{next(_instance_counter)}"
+        return copy
 
     def init_from_data(self, x: torch.Tensor) -> GenerativeModel:
         """Data-dependent initialisation before training; the base class keeps its random start."""

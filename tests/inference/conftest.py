@@ -39,6 +39,18 @@ class TinySBN:
         pair_bound = torch.logaddexp(log_w[:, None], log_w[None, :]) - torch.log(torch.tensor(2.0))
         return (pair_q.exp() * pair_bound).sum()
 
+    def rws_objective(self, x):
+        """Exact expectation, over K = 2 guide samples, of RWS's surrogate: the 2-sample bound
+        with log q held constant (wake-theta) plus the wake-phi term sum_k w~_k log q(z_k)."""
+        log_q, log_p = self.log_q_and_log_p(x)
+        pair_q = (log_q[:, None] + log_q[None, :]).exp().detach()  # q(h1) q(h2), constants
+        log_w1 = (log_p - log_q.detach())[:, None].expand(4, 4)
+        log_w2 = (log_p - log_q.detach())[None, :].expand(4, 4)
+        bound = torch.logaddexp(log_w1, log_w2) - torch.log(torch.tensor(2.0))
+        w1 = torch.sigmoid(log_w1 - log_w2).detach()  # normalized weight of the first sample
+        wake_phi = w1 * log_q[:, None] + (1 - w1) * log_q[None, :]
+        return (pair_q * (bound + wake_phi)).sum()
+
     def exact_gradient(self, objective, x):
         """Gradient of ``-objective(x)`` (a loss) for every parameter, flattened and joined."""
         params = list(self.model.parameters())
