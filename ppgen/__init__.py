@@ -6,6 +6,7 @@ The public entry points: :func:`load_dataset`, the model classes in :mod:`ppgen.
 """
 
 from .data import Dataset, load_dataset
+from .evaluation import compare
 from .inference import FitResult, fit
 from .models import PPCA, FactorAnalysis, GenerativeModel, SigmoidBeliefNet
 
@@ -15,6 +16,7 @@ __all__ = [
     "PPCA",
     "SigmoidBeliefNet",
     "Dataset",
+    "compare",
     "FactorAnalysis",
     "FitResult",
     "GenerativeModel",

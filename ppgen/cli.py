@@ -42,7 +42,6 @@ def cmd_list(args) -> None:
 
 
 def cmd_fit(args) -> None:
-    from .data import load_dataset
     from .inference import fit
     from .models import get_model
     from .plots import image_grid, plot_history, unflatten_images
@@ -55,21 +54,11 @@ def cmd_fit(args) -> None:
         write_table,
     )
 
-    data_options = _parse_options(args.data_option)
-    if args.data_path:
-        data_options["path"] = args.data_path
-    data = load_dataset(
-        args.data,
-        binarize=args.binarize,
-        dequantize=args.dequantize,
-        drop_constant=args.drop_constant,
-        seed=args.seed,
-        **data_options,
-    )
+    model_class = get_model(args.model)
+    data, data_options, binarize = _load_for_model(args, model_class)
     model_options = _parse_options(args.option)
     if args.latent_dim is not None:
         model_options["latent_dim"] = args.latent_dim
-    model_class = get_model(args.model)
     import torch
 
     torch.manual_seed(args.seed)
@@ -118,6 +107,66 @@ def cmd_fit(args) -> None:
     print(f"run written to {run_dir}")
 
 
+def _load_for_model(args, model_class):
+    """Load ``args.data``; Bernoulli models get ``binarize="threshold"`` unless told otherwise."""
+    from .data import load_dataset
+
+    data_options = _parse_options(args.data_option)
+    if args.data_path:
+        data_options["path"] = args.data_path
+    binarize = args.binarize
+    if (
+        binarize is None
+        and model_class.likelihood == "bernoulli"
+        and args.data in ("digits", "mnist")
+    ):
+        binarize = "threshold"
+        print(f"{args.data}: binarize='threshold' for the Bernoulli likelihood of {args.model}")
+    data = load_dataset(
+        args.data,
+        binarize=binarize,
+        dequantize=args.dequantize,
+        drop_constant=args.drop_constant,
+        seed=args.seed,
+        **data_options,
+    )
+    return data, data_options, binarize
+
+
+def cmd_compare(args) -> None:
+    import torch
+
+    from .evaluation import compare
+    from .models import get_model
+    from .plots import plot_comparison
+    from .reporting import new_run_dir, save_figure, write_table
+
+    model_class = get_model(args.model)
+    data, _, _ = _load_for_model(args, model_class)
+    torch.manual_seed(args.seed)
+    model = model_class(data.num_features, **_parse_options(args.option))
+    model.init_from_data(data.train)
+    run_dir = new_run_dir(args.out, f"compare-{args.model}-{args.data}")
+    table = compare(
+        model,
+        data,
+        args.estimators,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        num_particles=args.num_particles,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    write_table(table, run_dir / "comparison")
+    for name, history in table.attrs["histories"].items():
+        history.to_csv(run_dir / f"history_{name}.csv", index=False)
+    save_figure(plot_comparison(table), run_dir / "comparison.png")
+    print(table.drop(columns=["test_log_lik_method"]).to_string(index=False))
+    print(f"comparison written to {run_dir}")
+
+
 def cmd_demo(args) -> None:
     from .demo import run_demo
 
@@ -162,6 +211,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA-TIME)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("compare", help="train one model with several estimators, side by side")
+    p.add_argument("--model", required=True, help="a model name from `ppgen list`")
+    p.add_argument(
+        "--estimators",
+        default="trace,tracegraph+nvil,vimco,rws",
+        help="comma-separated; NAME+BASELINE picks a tracegraph baseline",
+    )
+    p.add_argument("--data", required=True)
+    p.add_argument("--data-path")
+    p.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--binarize", choices=["threshold", "fixed", "dynamic"])
+    p.add_argument("--dequantize", action="store_true")
+    p.add_argument("--drop-constant", action="store_true")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model constructor options, e.g. --option hidden=[8]",
+    )
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--num-particles", type=int, help="for every estimator (default: each own)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run folder (default runs/compare-MODEL-DATA-TIME)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("demo", help="the main job on bundled data, with a report")
     p.add_argument("--out", help="run folder (default runs/demo-TIME)")

@@ -109,3 +109,25 @@ def plot_exact_vs_estimate(
         ax.set_title(title)
     ax.legend(fontsize="small")
     return fig
+
+
+def plot_comparison(table: pd.DataFrame):
+    """Three panels for :func:`ppgen.compare`: the training bound against steps and against wall
+    time (one curve per estimator), and the gradient variance of model and guide parameters."""
+    histories = table.attrs.get("histories", {})
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
+    for name, history in histories.items():
+        # Skip the first rows: the random start's loss would flatten everything after it.
+        shown = history.iloc[len(history) // 20 :]
+        axes[0].plot(shown["step"], -shown["loss"], label=name)
+        axes[1].plot(shown["wall_time"], -shown["loss"], label=name)
+    axes[0].set(xlabel="step", ylabel="training bound (nats per data point)")
+    axes[1].set(xlabel="wall time (s)", ylabel="training bound (nats per data point)")
+    axes[0].legend(fontsize="small")
+    positions = np.arange(len(table))
+    axes[2].bar(positions - 0.2, table["model_variance"], width=0.4, label="model parameters")
+    axes[2].bar(positions + 0.2, table["guide_variance"], width=0.4, label="guide parameters")
+    axes[2].set_xticks(positions, table["estimator"], rotation=20, fontsize="small")
+    axes[2].set(yscale="log", ylabel="gradient variance (trace of covariance)")
+    axes[2].legend(fontsize="small")
+    return fig

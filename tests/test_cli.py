@@ -80,7 +80,43 @@ def test_demo_quick_writes_the_report(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
     report = (tmp_path / "demo" / "report.md").read_text()
     assert "Linear factor models on digits" in report
+    assert "Gradient estimators on a sigmoid belief net" in report
+    comparison = pd.read_csv(tmp_path / "demo" / "estimator_comparison.csv")
+    assert list(comparison["estimator"]) == ["trace", "tracegraph+nvil", "vimco", "rws"]
     table = pd.read_csv(tmp_path / "demo" / "linear_factor_models.csv")
     assert len(table) == 4 and table["model"].tolist().count("PPCA") == 2
-    for figure in ("loss_curves", "closed_form_vs_svi", "loadings", "samples"):
+    for figure in (
+        "loss_curves",
+        "closed_form_vs_svi",
+        "loadings",
+        "samples",
+        "estimator_comparison",
+    ):
         assert (tmp_path / "demo" / f"{figure}.png").exists()
+
+
+def test_compare_writes_table_histories_and_figure(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = [
+        "compare",
+        "--model",
+        "sbn",
+        "--data",
+        "digits",
+        "--estimators",
+        "trace,vimco",
+        "--option",
+        "hidden=[3]",
+        "--steps",
+        "10",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(table["estimator"]) == ["trace", "vimco"]
+    assert table["num_particles"].tolist() == [1, 5]
+    for name in ("comparison.md", "comparison.png", "history_trace.csv", "history_vimco.csv"):
+        assert (out / name).exists(), name
+    assert "binarize='threshold'" in capsys.readouterr().out

@@ -92,7 +92,8 @@ class GenerativeModel(PyroModule):
 
     @property
     def has_exact_log_prob(self) -> bool:
-        """Whether :meth:`log_prob` is implemented (an exact marginal likelihood)."""
+        """Whether :meth:`log_prob` gives the exact marginal likelihood for this instance
+        (models whose exactness depends on their size, like enumeration, override this)."""
         return type(self).log_prob is not GenerativeModel.log_prob
 
     @torch.no_grad()

@@ -67,6 +67,11 @@ class SigmoidBeliefNet(GenerativeModel):
     def num_latent_bits(self) -> int:
         return sum(self.hidden)
 
+    @property
+    def has_exact_log_prob(self) -> bool:
+        """Exact by enumeration only up to ``MAX_ENUMERABLE_BITS`` latent bits."""
+        return self.num_latent_bits <= MAX_ENUMERABLE_BITS
+
     def model(self, x: torch.Tensor) -> None:
         with pyro.plate(self.data_plate, x.shape[0], dim=-1):
             h = pyro.sample(

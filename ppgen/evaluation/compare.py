@@ -1,0 +1,138 @@
+"""``compare``: train one model with several gradient estimators side by side, one row each.
+
+Every estimator gets a copy of the same initial model, the same seed, the same data order and the
+same budget in steps; the table reports what each achieved and what its gradients looked like:
+
+- ``train_bound``: the estimator's own objective at the end of training (per data point, mean of
+  the last 10% of logged steps): the ELBO for ``trace``/``tracegraph``, the K-sample bound for
+  ``iwae``/``vimco``/``rws``;
+- ``test_log_lik``: held-out ``log p(x)`` per data point, exact where the model can enumerate or
+  integrate it, importance-sampled (``eval_samples``) otherwise (see ``test_log_lik_method``);
+- ``model_variance``/``guide_variance``, ``model_snr``/``guide_snr``: gradient statistics
+  (:func:`ppgen.evaluation.gradient_stats`) at each estimator's final parameters;
+- ``seconds_per_step``: training wall time per step.
+
+The histories (for curves against steps and wall time) ride along in ``table.attrs["histories"]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+
+from ..data import Dataset
+from ..inference import fit, get_estimator
+from ..inference.trainer import resolve_device
+from ..models.base import GenerativeModel
+from .bounds import log_likelihood
+from .gradients import gradient_stats
+
+
+def build_estimator(spec: str, max_plate_nesting: int, num_particles: int | None):
+    """``"name"`` or ``"name+baseline"`` (e.g. ``"tracegraph+nvil"``) -> an estimator object."""
+    name, _, baseline = spec.partition("+")
+    options = {"max_plate_nesting": max_plate_nesting}
+    if baseline:
+        options["baseline"] = baseline
+    if num_particles is not None:
+        options["num_particles"] = num_particles
+    return get_estimator(name, **options)
+
+
+def _held_out_log_lik(model: GenerativeModel, x: torch.Tensor, eval_samples: int):
+    if model.has_exact_log_prob:
+        with torch.no_grad():
+            return float(model.log_prob(x).mean()), "exact"
+    estimate = log_likelihood(model, x, num_samples=eval_samples)
+    return float(estimate.mean()), f"importance sampling (S={eval_samples})"
+
+
+def compare(
+    model,
+    data: Dataset,
+    estimators=("trace", "tracegraph+nvil", "vimco", "rws"),
+    *,
+    steps: int = 1000,
+    batch_size: int | None = 128,
+    lr: float = 1e-3,
+    num_particles: int | None = None,
+    seed: int = 0,
+    device="auto",
+    eval_samples: int = 1000,
+    grad_repeats: int = 50,
+    grad_batch: int = 100,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Train ``model`` with each estimator under the same seed and budget; one row per estimator.
+
+    Args:
+        model: a :class:`~ppgen.models.GenerativeModel`; each estimator trains a clone of it, so all
+            start from the same parameters.
+        data: a :class:`~ppgen.data.Dataset`: ``train`` is fitted, ``val`` is logged, ``test`` is
+            scored.
+        estimators: registered names, optionally with a baseline: ``"tracegraph+nvil"``.
+        steps, batch_size, lr, seed, device, progress: as in :func:`ppgen.fit`, shared by all.
+        num_particles: particles for every estimator, or ``None`` for each one's default
+            (1 for ``trace``/``tracegraph``/``iwae``, 5 for ``vimco``/``rws``).
+        eval_samples: importance samples for held-out log-likelihoods that are not exact.
+        grad_repeats, grad_batch: gradient estimates drawn on the first ``grad_batch`` training
+            points for the variance and SNR columns.
+
+    Returns:
+        The table described in the module docstring, with ``attrs["histories"]``.
+    """
+    if not isinstance(model, GenerativeModel):
+        raise TypeError(f"model must be a ppgen GenerativeModel, got {type(model).__name__}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a ppgen Dataset (train/val/test), got {type(data).__name__}")
+    if isinstance(estimators, str):
+        estimators = [e.strip() for e in estimators.split(",") if e.strip()]
+    if not estimators:
+        raise ValueError("give at least one estimator to compare")
+    # Build every estimator first, so that a typo fails before any training.
+    built = {
+        spec: build_estimator(spec, model.max_plate_nesting, num_particles) for spec in estimators
+    }
+    device = resolve_device(device)
+    data = data.to(device)
+    rows, histories = [], {}
+    for spec, estimator in built.items():
+        candidate = model.clone().to(device)
+        result = fit(
+            candidate,
+            data,
+            estimator=estimator,
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            device=device,
+            progress=progress,
+        )
+        history = result.history
+        tail = history["loss"].iloc[-max(1, math.ceil(len(history) / 10)) :]
+        test_log_lik, method = _held_out_log_lik(candidate, data.test, eval_samples)
+        grads = gradient_stats(
+            candidate, data.train[:grad_batch], estimator, num_repeats=grad_repeats
+        ).set_index("group")
+        rows.append(
+            {
+                "estimator": spec,
+                "num_particles": getattr(estimator, "num_particles", 1),
+                "steps": steps,
+                "train_bound": -float(tail.mean()),
+                "test_log_lik": test_log_lik,
+                "test_log_lik_method": method,
+                "model_variance": grads.loc["model", "variance"],
+                "guide_variance": grads.loc["guide", "variance"],
+                "model_snr": grads.loc["model", "snr"],
+                "guide_snr": grads.loc["guide", "snr"],
+                "seconds_per_step": float(history["wall_time"].iloc[-1]) / steps,
+            }
+        )
+        histories[spec] = history
+    table = pd.DataFrame(rows)
+    table.attrs["histories"] = histories
+    return table
