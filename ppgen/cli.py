@@ -134,6 +134,7 @@ def _load_for_model(args, model_class):
 
 
 def cmd_compare(args) -> None:
+    import pandas as pd
     import torch
 
     from .evaluation import compare
@@ -161,7 +162,7 @@ def cmd_compare(args) -> None:
     )
     write_table(table, run_dir / "comparison")
     for name, history in table.attrs["histories"].items():
-        history.to_csv(run_dir / f"history_{name}.csv", index=False)
+        pd.DataFrame(history).to_csv(run_dir / f"history_{name}.csv", index=False)
     save_figure(plot_comparison(table), run_dir / "comparison.png")
     print(table.drop(columns=["test_log_lik_method"]).to_string(index=False))
     print(f"comparison written to {run_dir}")

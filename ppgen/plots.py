@@ -117,6 +117,7 @@ def plot_comparison(table: pd.DataFrame):
     histories = table.attrs.get("histories", {})
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
     for name, history in histories.items():
+        history = pd.DataFrame(history)
         # Skip the first rows: the random start's loss would flatten everything after it.
         shown = history.iloc[len(history) // 20 :]
         axes[0].plot(shown["step"], -shown["loss"], label=name)

@@ -12,7 +12,9 @@ same budget in steps; the table reports what each achieved and what its gradient
   (:func:`ppgen.evaluation.gradient_stats`) at each estimator's final parameters;
 - ``seconds_per_step``: training wall time per step.
 
-The histories (for curves against steps and wall time) ride along in ``table.attrs["histories"]``.
+The histories (for curves against steps and wall time) ride along in ``table.attrs["histories"]``
+as ``{estimator: {column: list}}``: plain data, so tables from several runs still concatenate
+(pandas compares ``attrs`` when it concatenates). ``pd.DataFrame(h)`` turns one back into a table.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ def compare(
                 "seconds_per_step": float(history["wall_time"].iloc[-1]) / steps,
             }
         )
-        histories[spec] = history
+        histories[spec] = history.to_dict("list")
     table = pd.DataFrame(rows)
     table.attrs["histories"] = histories
     return table
