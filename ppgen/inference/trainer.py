@@ -155,8 +155,9 @@ def fit(
         data: a :class:`~ppgen.data.Dataset` (its ``train`` split is fitted, its ``val`` split
             validates, per-batch binarization/dequantization is redrawn) or a tensor of shape
             ``(num_points, num_features)``.
-        estimator: a registered estimator name (``ppgen.inference.available_estimators()``) or a
-            Pyro ``ELBO`` object.
+        estimator: a registered estimator name (``ppgen.inference.available_estimators()``), an
+            estimator object (``get_estimator("tracegraph", baseline="nvil")``) or a Pyro
+            ``ELBO`` object.
         num_particles: samples per data point for a named estimator (vectorized).
         loss: a custom loss ``loss(model, guide, batch) -> tensor`` (summed over the batch),
             instead of ``estimator``.
