@@ -72,7 +72,7 @@ def plate_nesting(model_fn, guide_fn, *args) -> int:
     return max(dims, default=0)
 
 
-def _per_datapoint(trace, data_plate: str, sample_dim: int, num_points: int, sites=None):
+def per_datapoint(trace, data_plate: str, sample_dim: int, num_points: int, sites=None):
     """Sum each sample site's log-density over every dimension but samples and data points."""
     total = torch.zeros(())
     for name, site in trace.nodes.items():
@@ -99,6 +99,26 @@ class _DetachSamples(Messenger):
             msg["value"] = msg["value"].detach()
 
 
+def vectorize(fn, num_samples: int, sample_dim: int):
+    """``fn`` inside a plate of ``num_samples`` at ``sample_dim``, left of the model's plates."""
+
+    def wrapped(*args):
+        with pyro.plate(SAMPLE_PLATE, num_samples, dim=sample_dim):
+            return fn(*args)
+
+    return wrapped
+
+
+def scored_trace(fn, x: torch.Tensor, replay_from=None):
+    """Trace ``fn(x)`` (replaying latent values from ``replay_from``), without plate sites, with
+    every site's ``log_prob`` computed."""
+    if replay_from is not None:
+        fn = poutine.replay(fn, trace=replay_from)
+    trace = prune_subsample_sites(poutine.trace(fn).get_trace(x))  # plates' index sites go
+    trace.compute_log_prob()
+    return trace
+
+
 def weight_parts(
     model_fn,
     guide_fn,
@@ -117,33 +137,19 @@ def weight_parts(
     if detach_samples:
         guide_fn = _DetachSamples()(guide_fn)
 
-    def vectorized(fn):
-        def wrapped(*args):
-            with pyro.plate(SAMPLE_PLATE, num_samples, dim=sample_dim):
-                return fn(*args)
-
-        return wrapped
-
-    guide_trace = poutine.trace(vectorized(guide_fn)).get_trace(x)
-    model_trace = poutine.trace(poutine.replay(vectorized(model_fn), trace=guide_trace)).get_trace(
-        x
-    )
-    # Plates record their subsample indices as sample sites; they carry no density.
-    guide_trace = prune_subsample_sites(guide_trace)
-    model_trace = prune_subsample_sites(model_trace)
-    guide_trace.compute_log_prob()
-    model_trace.compute_log_prob()
+    guide_trace = scored_trace(vectorize(guide_fn, num_samples, sample_dim), x)
+    model_trace = scored_trace(vectorize(model_fn, num_samples, sample_dim), x, guide_trace)
     num_points = x.shape[0]
     score_sites = {
         name
         for name, site in guide_trace.nodes.items()
         if site["type"] == "sample" and not site["fn"].has_rsample
     }
-    log_q = _per_datapoint(guide_trace, data_plate, sample_dim, num_points)
+    log_q = per_datapoint(guide_trace, data_plate, sample_dim, num_points)
     return WeightParts(
-        log_p=_per_datapoint(model_trace, data_plate, sample_dim, num_points),
+        log_p=per_datapoint(model_trace, data_plate, sample_dim, num_points),
         log_q=log_q,
-        log_q_score=_per_datapoint(guide_trace, data_plate, sample_dim, num_points, score_sites),
+        log_q_score=per_datapoint(guide_trace, data_plate, sample_dim, num_points, score_sites),
         reparameterized=not score_sites,
     )
 
