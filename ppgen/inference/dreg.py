@@ -1,0 +1,118 @@
+"""``dreg``: doubly-reparameterized gradients of the importance-weighted bound (Tucker et al. 2018).
+
+IWAE's reparameterized gradient for the guide contains a score-like term whose signal-to-noise
+ratio falls as K grows (Rainforth et al. 2018). DReG rewrites it, for reparameterizable guides, as
+
+    guide:  sum_k w~_k^2  d log w_k / d z_k  d z_k / d phi     (path derivative only)
+    model:  sum_k w~_k    grad_theta log p(x, z_k)             (IWAE's, unchanged)
+
+with ``w~_k = w_k / sum_j w_j``. Both are unbiased for the gradient of the same bound as ``iwae``.
+The path-only term needs ``log p`` and ``log q`` evaluated with *parameters* held constant while
+the samples keep their reparameterized path: parameters of ``nn.Module`` owners (ppgen models)
+are swapped for detached copies with ``torch.func.functional_call``, and ``pyro.param`` values
+are detached by a messenger.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from pyro.poutine.messenger import Messenger
+
+from ..evaluation.importance import (
+    per_datapoint,
+    plate_nesting,
+    scored_trace,
+    split_pair,
+    vectorize,
+)
+from .multi_sample import MultiSampleEstimator
+from .registry import register_estimator
+
+
+class _DetachParams(Messenger):
+    """Makes ``pyro.param`` values constants."""
+
+    def _pyro_post_param(self, msg):
+        msg["value"] = msg["value"].detach()
+
+
+class _CallMethod(torch.nn.Module):
+    """Calls ``owner.<method>`` so that ``functional_call`` can swap ``owner``'s parameters."""
+
+    def __init__(self, owner: torch.nn.Module, method: str):
+        super().__init__()
+        self.owner = owner
+        self.method = method
+
+    def forward(self, *args):
+        return getattr(self.owner, self.method)(*args)
+
+
+def with_constant_parameters(fn):
+    """``fn`` evaluated with every parameter held constant (samples keep their gradients)."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, torch.nn.Module):
+        wrapper = _CallMethod(owner, fn.__name__)
+        constants = {f"owner.{name}": p.detach() for name, p in owner.named_parameters()}
+
+        def call(*args):
+            return torch.func.functional_call(wrapper, constants, args, strict=False)
+
+        return _DetachParams()(call)
+    return _DetachParams()(fn)
+
+
+def _frozen(trace):
+    """A copy of ``trace`` whose sampled values are constants."""
+    copy = trace.copy()
+    for name, site in trace.nodes.items():
+        if site["type"] == "sample":
+            copy.nodes[name] = dict(site, value=site["value"].detach())
+    return copy
+
+
+class DReG(MultiSampleEstimator):
+    """Doubly-reparameterized IWAE gradients with K particles; the value is ``-L_K``."""
+
+    name = "dreg"
+
+    def __call__(self, model, guide, x: torch.Tensor) -> torch.Tensor:
+        model_fn, guide_fn, data_plate, nesting = split_pair((model, guide))
+        nesting = nesting if nesting is not None else self.max_plate_nesting
+        if nesting is None:
+            self.max_plate_nesting = nesting = plate_nesting(model_fn, guide_fn, x)
+        sample_dim, K, N = -nesting - 1, self.num_particles, x.shape[0]
+
+        def scored(fn, replay_from=None):
+            trace = scored_trace(vectorize(fn, K, sample_dim), x, replay_from)
+            return trace, per_datapoint(trace, data_plate, sample_dim, N)
+
+        guide_trace, _ = scored(guide_fn)  # z_k(phi, eps): the reparameterized path
+        if any(
+            site["type"] == "sample" and not site["fn"].has_rsample
+            for site in guide_trace.nodes.values()
+        ):
+            raise ValueError("dreg needs a fully reparameterizable guide; use 'vimco' or 'rws'")
+        # log w with constant parameters: its gradient is the path derivative through z only.
+        _, log_q_path = scored(with_constant_parameters(guide_fn), guide_trace)
+        _, log_p_path = scored(with_constant_parameters(model_fn), guide_trace)
+        log_w = log_p_path - log_q_path  # (K, N)
+        # log p with constant samples: its gradient is the model's, grad_theta log p(x, z_k).
+        _, log_p_theta = scored(model_fn, _frozen(guide_trace))
+        weights = torch.softmax(log_w.detach(), dim=0)  # w~_k, (K, N)
+        bound = torch.logsumexp(log_w.detach(), dim=0) - math.log(K)
+        surrogate = (
+            bound
+            + (weights.pow(2) * (log_w - log_w.detach())).sum(0)
+            + (weights * (log_p_theta - log_p_theta.detach())).sum(0)
+        )
+        return -surrogate.sum()
+
+
+def make(num_particles: int = 1, max_plate_nesting: int | None = None) -> DReG:
+    return DReG(num_particles, max_plate_nesting)
+
+
+register_estimator("dreg", make, "doubly-reparameterized IWAE gradients (Tucker et al. 2018)")
