@@ -34,13 +34,10 @@ from .gradients import gradient_stats
 
 def build_estimator(spec: str, max_plate_nesting: int, num_particles: int | None):
     """``"name"`` or ``"name+baseline"`` (e.g. ``"tracegraph+nvil"``) -> an estimator object."""
-    name, _, baseline = spec.partition("+")
     options = {"max_plate_nesting": max_plate_nesting}
-    if baseline:
-        options["baseline"] = baseline
     if num_particles is not None:
         options["num_particles"] = num_particles
-    return get_estimator(name, **options)
+    return get_estimator(spec, **options)
 
 
 def _held_out_log_lik(model: GenerativeModel, x: torch.Tensor, eval_samples: int):

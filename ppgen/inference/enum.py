@@ -9,6 +9,7 @@ arrive in extra batch dimensions to the left of its plates (Pyro's enumeration t
 
 from __future__ import annotations
 
+import torch
 from pyro.infer import TraceEnum_ELBO, config_enumerate
 
 from .registry import register_estimator
@@ -29,6 +30,8 @@ class EnumELBO:
 
     def __call__(self, model, guide, *args, **kwargs):
         guide = config_enumerate(guide, default="parallel")
+        if not torch.is_grad_enabled():  # e.g. validation: differentiable_loss refuses no_grad
+            return torch.as_tensor(self.elbo.loss(model, guide, *args, **kwargs))
         return self.elbo.differentiable_loss(model, guide, *args, **kwargs)
 
 

@@ -38,9 +38,15 @@ def available_estimators() -> dict[str, str]:
 def get_estimator(name: str, **options):
     """Build the estimator registered as ``name``, e.g. ``get_estimator("trace", num_particles=8)``.
 
+    ``"NAME+BASELINE"`` is short for ``get_estimator(NAME, baseline=BASELINE)``, e.g.
+    ``"tracegraph+nvil"``; it works wherever an estimator name does (``fit``, ``compare``, CLI).
+
     Raises:
         ValueError: unknown name, or an option the estimator does not take.
     """
+    name, _, baseline = str(name).partition("+")
+    if baseline:
+        options["baseline"] = baseline
     check_name(name, _FACTORIES, "estimator")
     factory = _FACTORIES[name]
     accepted = inspect.signature(factory).parameters
