@@ -25,3 +25,45 @@ def test_cpu_data_on_a_cuda_model_is_refused():
     model = PPCA(4, 2).cuda()
     with pytest.raises(ValueError, match="is on cpu but the model is on cuda"):
         model.log_prob(torch.zeros(3, 4))
+
+
+@pytest.mark.parametrize("estimator", ["vimco", "tracegraph+nvil", "rws", "tracegraph+decaying"])
+def test_sbn_estimators_train_on_cuda(estimator):
+    data = load_dataset("digits", binarize="threshold")
+    torch.manual_seed(0)
+    from ppgen import SigmoidBeliefNet
+
+    model = SigmoidBeliefNet(64, [6])
+    result = fit(
+        model,
+        data,
+        estimator=estimator,
+        num_particles=5 if "+" not in estimator else 1,
+        steps=50,
+        lr=0.01,
+        device="cuda",
+        progress=False,
+    )
+    assert result.device.type == "cuda"
+    assert model.log_prob(data.test.cuda()).is_cuda
+
+
+def test_dreg_and_compare_on_cuda():
+    from ppgen import SigmoidBeliefNet, compare
+
+    data = load_dataset("linear_gaussian", num_train=300)
+    torch.manual_seed(0)
+    model = PPCA(10, 3).init_from_data(data.train)
+    fit(model, data, estimator="dreg", num_particles=5, steps=30, device="cuda", progress=False)
+    assert model.W.is_cuda
+    binary = load_dataset("digits", binarize="threshold")
+    table = compare(
+        SigmoidBeliefNet(64, [4]),
+        binary,
+        ["trace", "vimco"],
+        steps=20,
+        device="cuda",
+        grad_repeats=3,
+        progress=False,
+    )
+    assert (table["test_log_lik_method"] == "exact").all()
