@@ -10,13 +10,12 @@ with ``v`` a running variance:
 
 Subtracting a baseline that does not depend on ``z`` keeps the gradient direction unbiased;
 normalizing rescales the guide's step size only. The learning signal is the whole per-datapoint
-log weight (no layer-wise Rao-Blackwellization). The running statistics live in this object, so a
-resumed ``fit`` restarts them (the baseline network's weights are checkpointed).
+log weight (no layer-wise Rao-Blackwellization). The baseline network and the running statistics
+belong to this object; ``fit`` trains the network and checkpoints both.
 """
 
 from __future__ import annotations
 
-import pyro
 import torch
 
 from ..evaluation.importance import WeightParts
@@ -37,14 +36,36 @@ class NVIL(MultiSampleEstimator):
         self.variance = None  # running variance v of l - b(x)
 
     def baseline(self, x: torch.Tensor) -> torch.Tensor:
-        """``b(x)`` per data point, ``(batch,)``; registered with Pyro so that fit trains it."""
+        """``b(x)`` per data point, ``(batch,)``."""
         if self.network is None:
             self.network = torch.nn.Sequential(
                 torch.nn.Linear(x.shape[-1], self.hidden),
                 torch.nn.Tanh(),
                 torch.nn.Linear(self.hidden, 1),
             ).to(x)
-        return pyro.module("nvil_baseline", self.network)(x).squeeze(-1)
+        return self.network(x).squeeze(-1)
+
+    # The estimator owns state that fit() must train and checkpoint: the baseline network and
+    # the running statistics. It is kept here, not in Pyro's global parameter store, so that two
+    # NVIL estimators in one process never share a network.
+    def parameters(self):
+        """The baseline network's parameters (none before the first call)."""
+        return iter(()) if self.network is None else self.network.parameters()
+
+    def state_dict(self) -> dict:
+        return {
+            "network": None if self.network is None else self.network.state_dict(),
+            "center": self.center,
+            "variance": self.variance,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["network"] is not None:
+            self.network.load_state_dict(state["network"])
+        device = next(self.network.parameters()).device if self.network is not None else None
+        self.center, self.variance = (
+            None if v is None else v.to(device) for v in (state["center"], state["variance"])
+        )
 
     def __call__(self, model, guide, x: torch.Tensor) -> torch.Tensor:
         parts = self.parts(model, guide, x)

@@ -8,7 +8,9 @@ and a user's own loss are interchangeable.
 Recipe for a new estimator: write a file in ``ppgen/inference/`` with a factory
 ``make(num_particles=1, max_plate_nesting=None, **options)`` that returns one of the above, and
 register it at the bottom of that file with :func:`register_estimator`; import the file in
-``ppgen/inference/__init__.py``.
+``ppgen/inference/__init__.py``. An estimator with learnable state of its own (NVIL's baseline
+network) exposes ``parameters()``, ``state_dict()`` and ``load_state_dict()``: ``fit`` then
+optimizes those parameters with the model's and checkpoints the state.
 """
 
 from __future__ import annotations

@@ -253,6 +253,9 @@ def fit(
     for site in param_capture.trace.nodes.values():
         unconstrained = site["value"].unconstrained()
         parameters.setdefault(id(unconstrained), unconstrained)
+    # Estimators may own parameters too (NVIL's baseline network).
+    for p in getattr(objective, "parameters", lambda: ())():
+        parameters.setdefault(id(p), p)
     parameters = [p for p in parameters.values() if p.requires_grad]
     if not parameters:
         raise ValueError("the model and guide have no trainable parameters")
@@ -285,6 +288,8 @@ def fit(
         for name, value in state["params"].items():
             # In place, so that the optimizer keeps pointing at the same tensors.
             pyro.param(name).unconstrained().data.copy_(value)
+        if state["objective"] is not None:
+            objective.load_state_dict(state["objective"])
         opt.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         _set_rng_state(state["rng"])
@@ -300,6 +305,7 @@ def fit(
                 "settings": settings,
                 "modules": [m.state_dict() for m in modules],
                 "params": {n: pyro.param(n).unconstrained().detach() for n in param_names},
+                "objective": objective.state_dict() if hasattr(objective, "state_dict") else None,
                 "optimizer": opt.state_dict(),
                 "schedule": schedule.state_dict(),
                 "rng": _get_rng_state(),

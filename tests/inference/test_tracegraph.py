@@ -6,6 +6,7 @@ import torch
 
 from ppgen import SigmoidBeliefNet, fit, load_dataset
 from ppgen.inference import get_estimator
+from ppgen.inference.checkpoint import load_checkpoint
 
 
 @pytest.mark.parametrize("baseline", ["none", "decaying", "nvil"])
@@ -58,12 +59,78 @@ def test_nvil_baseline_network_is_trained_and_checkpointed(tmp_path):
     result = fit(
         SigmoidBeliefNet(64, [4]),
         data,
-        loss=nvil,
+        estimator=nvil,
         steps=30,
         progress=False,
         checkpoint=tmp_path / "c.ckpt",
     )
-    assert any(name.startswith("nvil_baseline") for name in result.params)
-    first = next(iter(nvil.network.parameters())).detach().clone()
-    assert not torch.equal(first, torch.zeros_like(first))
     assert result.objective == "tracegraph+nvil"
+    state = load_checkpoint(tmp_path / "c.ckpt")["objective"]
+    saved = state["network"]["0.weight"]
+    assert torch.equal(saved, nvil.network[0].weight.detach())
+    assert float(state["variance"]) > 0
+
+
+def test_two_nvil_estimators_never_share_a_network():
+    """Regression: the network used to live in Pyro's global parameter store under one name,
+    so a second estimator silently started from (and trained) the first one's network."""
+    data = load_dataset("digits", binarize="threshold")
+    first = get_estimator("tracegraph+nvil", max_plate_nesting=1)
+    torch.manual_seed(0)
+    fit(SigmoidBeliefNet(64, [4]), data, estimator=first, steps=30, progress=False)
+    trained = first.network[0].weight.detach().clone()
+    second = get_estimator("tracegraph+nvil", max_plate_nesting=1)
+    torch.manual_seed(1)
+    fit(SigmoidBeliefNet(64, [4]), data, estimator=second, steps=30, progress=False)
+    assert second.network is not first.network
+    assert torch.equal(first.network[0].weight.detach(), trained)  # untouched by the second run
+
+
+def test_resume_with_nvil_equals_never_stopping(tmp_path):
+    data = load_dataset("digits", binarize="threshold")
+    settings = dict(steps=40, log_every=5, checkpoint_every=10, lr=0.01, progress=False)
+
+    torch.manual_seed(0)
+    reference = SigmoidBeliefNet(64, [4])
+    fit(
+        reference, data, estimator=get_estimator("tracegraph+nvil", max_plate_nesting=1), **settings
+    )
+
+    class Interrupting:
+        """NVIL that raises KeyboardInterrupt on its 26th training call (step 25)."""
+
+        def __init__(self):
+            self.inner, self.calls = get_estimator("tracegraph+nvil", max_plate_nesting=1), 0
+            self.__name__ = "tracegraph+nvil"
+
+        def __call__(self, *args):
+            if torch.is_grad_enabled():
+                self.calls += 1
+                if self.calls == 26:
+                    raise KeyboardInterrupt
+            return self.inner(*args)
+
+        def parameters(self):
+            return self.inner.parameters()
+
+        def state_dict(self):
+            return self.inner.state_dict()
+
+        def load_state_dict(self, state):
+            self.inner.load_state_dict(state)
+
+    torch.manual_seed(0)
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(SigmoidBeliefNet(64, [4]), data, estimator=Interrupting(), checkpoint=path, **settings)
+    torch.manual_seed(5)
+    resumed = SigmoidBeliefNet(64, [4])
+    fit(
+        resumed,
+        data,
+        estimator=get_estimator("tracegraph+nvil", max_plate_nesting=1),
+        checkpoint=path,
+        **settings,
+    )
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
