@@ -54,6 +54,7 @@ def main() -> None:
     summary = table.groupby("estimator", sort=False)[
         ["test_log_lik", "train_bound", "guide_variance", "model_variance", "seconds_per_step"]
     ].agg(["mean", "std"])
+    summary.columns = [f"{column} {statistic}" for column, statistic in summary.columns]
 
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "sbn_estimators.csv", index=False)
