@@ -2,6 +2,8 @@
 
 import itertools
 
+import pyro
+import pyro.distributions as dist
 import pytest
 import torch
 from torch.distributions import Bernoulli
@@ -86,3 +88,23 @@ def assert_unbiased(estimates, exact, num_se=4.0):
 @pytest.fixture
 def check_unbiased():
     return assert_unbiased
+
+
+def normal_model(x):
+    """A user's own pair: z ~ N(loc, I), x ~ N(z, I); the MLE of ``loc`` is the data mean."""
+    loc = pyro.param("loc", torch.zeros(2))
+    with pyro.plate("data", x.shape[0]):
+        z = pyro.sample("z", dist.Normal(loc, 1.0).to_event(1))
+        pyro.sample("x", dist.Normal(z, 1.0).to_event(1), obs=x)
+
+
+def normal_guide(x):
+    """q(z | x) = N(x / 2 + shift, 0.7^2 I); the exact posterior mean is (x + loc) / 2."""
+    shift = pyro.param("shift", torch.zeros(2))
+    with pyro.plate("data", x.shape[0]):
+        pyro.sample("z", dist.Normal(x / 2 + shift, 0.7).to_event(1))
+
+
+@pytest.fixture
+def normal_pair():
+    return normal_model, normal_guide

@@ -1,8 +1,6 @@
 """Contract over every registered estimator: each trains, by name through fit(), both a user's own
 plain Pyro model/guide functions and a ppgen model, and reports its name in the history."""
 
-import pyro
-import pyro.distributions as dist
 import pytest
 import torch
 
@@ -15,26 +13,13 @@ PARTICLES = {"vimco": 5, "rws": 5, "iwae": 5, "dreg": 5}
 DISCRETE_CAPABLE = [e for e in ESTIMATORS if e not in ("iwae", "dreg", "meanfield")]
 
 
-def model(x):
-    loc = pyro.param("loc", torch.zeros(2))
-    with pyro.plate("data", x.shape[0]):
-        z = pyro.sample("z", dist.Normal(loc, 1.0).to_event(1))
-        pyro.sample("x", dist.Normal(z, 1.0).to_event(1), obs=x)
-
-
-def guide(x):
-    shift = pyro.param("shift", torch.zeros(2))
-    with pyro.plate("data", x.shape[0]):
-        pyro.sample("z", dist.Normal(x / 2 + shift, 0.7).to_event(1))
-
-
 @pytest.mark.parametrize("name", ESTIMATORS)
-def test_trains_a_users_plain_functions_by_name(name):
+def test_trains_a_users_plain_functions_by_name(name, normal_pair):
     """The MLE of the prior mean is the data mean (3, -1): every estimator gets within 0.25."""
     torch.manual_seed(0)
     x = torch.randn(300, 2) + torch.tensor([3.0, -1.0])
     result = fit(
-        (model, guide),
+        normal_pair,
         x,
         estimator=name,
         num_particles=PARTICLES.get(name, 1),

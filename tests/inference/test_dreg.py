@@ -68,25 +68,11 @@ def test_value_is_the_iwae_bound(fitted):
     assert abs(values[0].mean() - values[1].mean()) < 4 * se
 
 
-def test_plain_functions_with_pyro_params():
+def test_plain_functions_with_pyro_params(normal_pair):
     """Parameters held constant through pyro.param too (a user's own pair)."""
-    import pyro
-    import pyro.distributions as dist
-
-    def model(x):
-        loc = pyro.param("loc", torch.zeros(2))
-        with pyro.plate("data", x.shape[0]):
-            z = pyro.sample("z", dist.Normal(loc, 1.0).to_event(1))
-            pyro.sample("x", dist.Normal(z, 1.0).to_event(1), obs=x)
-
-    def guide(x):
-        shift = pyro.param("shift", torch.zeros(2))
-        with pyro.plate("data", x.shape[0]):
-            pyro.sample("z", dist.Normal(x / 2 + shift, 0.7).to_event(1))
-
     x = torch.randn(200, 2) + 1.0
     result = fit(
-        (model, guide),
+        normal_pair,
         x,
         estimator="dreg",
         num_particles=10,
