@@ -16,7 +16,7 @@ import torch
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import prune_subsample_sites
 
-from ..models.base import GenerativeModel
+from ..models.base import GenerativeModel, split_pair
 from ..validation import check_data
 
 SAMPLE_PLATE = "_ppgen_samples"
@@ -38,25 +38,6 @@ class WeightParts:
     @property
     def log_w(self) -> torch.Tensor:
         return self.log_p - self.log_q
-
-
-def split_pair(model) -> tuple[object, object, str, int | None]:
-    """``(model_fn, guide_fn, data_plate, max_plate_nesting)`` for a ppgen model or a pair.
-
-    A pair of bound methods of a ppgen model, ``(m.model, m.guide)``, gets the model's plate name
-    and nesting; a pair of plain functions gets ``"data"`` and ``None`` (found by tracing).
-    """
-    if isinstance(model, GenerativeModel):
-        return model.model, model.guide, model.data_plate, model.max_plate_nesting
-    if isinstance(model, tuple) and len(model) == 2 and all(callable(f) for f in model):
-        owner = getattr(model[0], "__self__", None)
-        if isinstance(owner, GenerativeModel):
-            return model[0], model[1], owner.data_plate, owner.max_plate_nesting
-        return model[0], model[1], "data", None
-    raise TypeError(
-        "model must be a ppgen GenerativeModel or a (model, guide) pair of Pyro callables, "
-        f"got {type(model).__name__}"
-    )
 
 
 def plate_nesting(model_fn, guide_fn, *args) -> int:

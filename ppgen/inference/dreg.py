@@ -22,9 +22,7 @@ from pyro.poutine.messenger import Messenger
 
 from ..evaluation.importance import (
     per_datapoint,
-    plate_nesting,
     scored_trace,
-    split_pair,
     vectorize,
 )
 from .multi_sample import MultiSampleEstimator
@@ -79,10 +77,7 @@ class DReG(MultiSampleEstimator):
     name = "dreg"
 
     def __call__(self, model, guide, x: torch.Tensor) -> torch.Tensor:
-        model_fn, guide_fn, data_plate, nesting = split_pair((model, guide))
-        nesting = nesting if nesting is not None else self.max_plate_nesting
-        if nesting is None:
-            self.max_plate_nesting = nesting = plate_nesting(model_fn, guide_fn, x)
+        model_fn, guide_fn, data_plate, nesting = self.resolve(model, guide, x)
         sample_dim, K, N = -nesting - 1, self.num_particles, x.shape[0]
 
         def scored(fn, replay_from=None):

@@ -15,7 +15,8 @@ import math
 
 import torch
 
-from ..evaluation.importance import WeightParts, plate_nesting, split_pair, weight_parts
+from ..evaluation.importance import WeightParts, plate_nesting, weight_parts
+from ..models.base import split_pair
 
 
 class MultiSampleEstimator:
@@ -33,11 +34,17 @@ class MultiSampleEstimator:
     #: Whether guide samples are constants for this estimator (no reparameterized path).
     detach_samples = False
 
-    def parts(self, model, guide, x: torch.Tensor) -> WeightParts:
+    def resolve(self, model, guide, x: torch.Tensor) -> tuple[object, object, str, int]:
+        """``(model_fn, guide_fn, data_plate, max_plate_nesting)``, the nesting found once by
+        tracing for plain functions."""
         model_fn, guide_fn, data_plate, nesting = split_pair((model, guide))
         nesting = nesting if nesting is not None else self.max_plate_nesting
-        if nesting is None:  # plain functions: find it once
+        if nesting is None:
             self.max_plate_nesting = nesting = plate_nesting(model_fn, guide_fn, x)
+        return model_fn, guide_fn, data_plate, nesting
+
+    def parts(self, model, guide, x: torch.Tensor) -> WeightParts:
+        model_fn, guide_fn, data_plate, nesting = self.resolve(model, guide, x)
         return weight_parts(
             model_fn, guide_fn, x, self.num_particles, data_plate, nesting, self.detach_samples
         )

@@ -21,7 +21,7 @@ from pyro.util import get_rng_state, set_rng_state
 from tqdm.auto import tqdm
 
 from ..data import Dataset
-from ..models.base import GenerativeModel
+from ..models.base import GenerativeModel, split_pair
 from ..validation import check_data, check_name
 from .checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from .objective import resolve_objective
@@ -112,18 +112,6 @@ def _modules(*fns) -> list[torch.nn.Module]:
     return found
 
 
-def _split_model(model) -> tuple[object, object, list[torch.nn.Module], int | None]:
-    """``(model_fn, guide_fn, modules, max_plate_nesting)`` for a ppgen model or a pair."""
-    if isinstance(model, GenerativeModel):
-        return model.model, model.guide, [model], model.max_plate_nesting
-    if isinstance(model, tuple) and len(model) == 2 and all(callable(f) for f in model):
-        return model[0], model[1], _modules(*model), None
-    raise TypeError(
-        "model must be a ppgen GenerativeModel or a (model, guide) pair of Pyro callables, "
-        f"got {type(model).__name__}"
-    )
-
-
 def fit(
     model,
     data,
@@ -184,7 +172,8 @@ def fit(
         TrainingDivergedError: the loss or parameters became non-finite. A checkpoint written
             before that (the last good one) is left in place.
     """
-    model_fn, guide_fn, modules, max_plate_nesting = _split_model(model)
+    model_fn, guide_fn, _, max_plate_nesting = split_pair(model)
+    modules = _modules(model_fn, guide_fn)
     objective, objective_name = resolve_objective(estimator, loss, num_particles, max_plate_nesting)
     check_name(lr_schedule, SCHEDULES, "learning-rate schedule")
     check_name(optimizer, OPTIMIZERS, "optimizer")

@@ -165,3 +165,22 @@ class GenerativeModel(PyroModule):
 
     def extra_repr(self) -> str:
         return f"data_dim={self.data_dim}"
+
+
+def split_pair(model) -> tuple[object, object, str, int | None]:
+    """``(model_fn, guide_fn, data_plate, max_plate_nesting)`` for a ppgen model or a pair.
+
+    A pair of bound methods of a ppgen model, ``(m.model, m.guide)``, gets the model's plate name
+    and nesting; a pair of plain functions gets ``"data"`` and ``None`` (found by tracing).
+    """
+    if isinstance(model, GenerativeModel):
+        return model.model, model.guide, model.data_plate, model.max_plate_nesting
+    if isinstance(model, tuple) and len(model) == 2 and all(callable(f) for f in model):
+        owner = getattr(model[0], "__self__", None)
+        if isinstance(owner, GenerativeModel):
+            return model[0], model[1], owner.data_plate, owner.max_plate_nesting
+        return model[0], model[1], "data", None
+    raise TypeError(
+        "model must be a ppgen GenerativeModel or a (model, guide) pair of Pyro callables, "
+        f"got {type(model).__name__}"
+    )
