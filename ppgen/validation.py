@@ -22,6 +22,7 @@ def check_data(
     dtype: torch.dtype | None = None,
     device: torch.device | None = None,
     binary: bool = False,
+    unit_interval: bool = False,
 ) -> torch.Tensor:
     """Check that ``x`` is a non-empty, finite, floating-point ``(num_points, event_dim)`` tensor.
 
@@ -32,13 +33,16 @@ def check_data(
         dtype: the required floating dtype (the model's), or ``None`` for any floating dtype.
         device: the required device (the model's), or ``None`` for any.
         binary: require every entry to be exactly 0 or 1 (Bernoulli likelihoods).
+        unit_interval: require every entry to lie in [0, 1] (continuous Bernoulli likelihoods,
+            flows with a logit pre-transform).
 
     Returns:
         ``x`` itself, unchanged.
 
     Raises:
         TypeError: ``x`` is not a tensor, or has an integer/boolean dtype, or the wrong dtype.
-        ValueError: wrong shape, empty, NaN/inf entries, non-binary entries, wrong device.
+        ValueError: wrong shape, empty, NaN/inf entries, non-binary or out-of-[0, 1] entries,
+            wrong device.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(
@@ -87,6 +91,15 @@ def check_data(
                 f"{name} must be binary (0 or 1) for a Bernoulli likelihood, but entry "
                 f"[{row}, {col}] is {x[row, col].item():g}; load it with binarize="
                 "'threshold', 'fixed' or 'dynamic'"
+            )
+    if unit_interval:
+        outside = (x < 0) | (x > 1)
+        if bool(outside.any()):
+            row, col = outside.nonzero()[0].tolist()
+            raise ValueError(
+                f"{name} must lie in [0, 1] for this likelihood, but entry [{row}, {col}] is "
+                f"{x[row, col].item():g}; scale pixels to [0, 1] (e.g. load_dataset(..., "
+                "dequantize=True))"
             )
     return x
 

@@ -4,6 +4,7 @@
 - :func:`log_likelihood`: ``log (1/S) sum_s w_s`` with the guide as proposal, the importance-sampled
   estimate used to report test log-likelihoods (S = 5000 as in Burda et al. 2016). It is itself the
   S-sample importance-weighted bound, so it is biased low and tightens as S grows.
+- :func:`bits_per_dim`: a log-likelihood in the unit of the flow literature.
 
 Both run in chunks of samples so that memory stays bounded (``chunk_size`` samples at a time).
 """
@@ -25,25 +26,43 @@ def _chunks(total: int, size: int):
 
 
 @torch.no_grad()
-def elbo(model, x: torch.Tensor, num_samples: int = 1, chunk_size: int = 100) -> torch.Tensor:
-    """Monte Carlo ELBO per data point, shape ``(num_points,)``, averaged over ``num_samples``."""
+def elbo(
+    model, x: torch.Tensor, num_samples: int = 1, chunk_size: int = 100, **kwargs
+) -> torch.Tensor:
+    """Monte Carlo ELBO per data point, shape ``(num_points,)``, averaged over ``num_samples``;
+    ``kwargs`` go to model and guide (e.g. ``y=`` labels)."""
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
     total = sum(
-        log_importance_weights(model, x, n).sum(0) for n in _chunks(num_samples, chunk_size)
+        log_importance_weights(model, x, n, **kwargs).sum(0)
+        for n in _chunks(num_samples, chunk_size)
     )
     return total / num_samples
 
 
 @torch.no_grad()
 def log_likelihood(
-    model, x: torch.Tensor, num_samples: int = 5000, chunk_size: int = 100
+    model, x: torch.Tensor, num_samples: int = 5000, chunk_size: int = 100, **kwargs
 ) -> torch.Tensor:
-    """Importance-sampled ``log p(x)`` per data point, shape ``(num_points,)``."""
+    """Importance-sampled ``log p(x)`` per data point, shape ``(num_points,)``; ``kwargs`` go to
+    model and guide (e.g. ``y=`` labels, which makes it ``log p(x | y)``)."""
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
     running = None  # log sum of the weights seen so far, (num_points,)
     for n in _chunks(num_samples, chunk_size):
-        chunk = torch.logsumexp(log_importance_weights(model, x, n), dim=0)
+        chunk = torch.logsumexp(log_importance_weights(model, x, n, **kwargs), dim=0)
         running = chunk if running is None else torch.logaddexp(running, chunk)
     return running - math.log(num_samples)
+
+
+def bits_per_dim(log_lik, num_dims: int, log_det: float = 0.0):
+    """Negative log-likelihood in bits per dimension, ``-(log_lik - log_det) / (num_dims log 2)``.
+
+    For uniformly dequantized data (``load_dataset(..., dequantize=True)``) pass
+    ``log_det=data.meta["dequantization_log_det"]`` (``D log num_levels``): it converts the
+    density on [0, 1)^D back to the discrete pixel levels, the scale the literature reports
+    (Theis et al. 2016). Works on tensors and floats alike.
+    """
+    if not isinstance(num_dims, int) or num_dims < 1:
+        raise ValueError(f"num_dims must be a positive int, got {num_dims!r}")
+    return -(log_lik - log_det) / (num_dims * math.log(2))

@@ -40,10 +40,12 @@ class WeightParts:
         return self.log_p - self.log_q
 
 
-def plate_nesting(model_fn, guide_fn, *args) -> int:
+def plate_nesting(model_fn, guide_fn, *args, **kwargs) -> int:
     """The number of nested plates in a model/guide pair, found by tracing both once."""
-    guide_trace = poutine.trace(guide_fn).get_trace(*args)
-    model_trace = poutine.trace(poutine.replay(model_fn, trace=guide_trace)).get_trace(*args)
+    guide_trace = poutine.trace(guide_fn).get_trace(*args, **kwargs)
+    model_trace = poutine.trace(poutine.replay(model_fn, trace=guide_trace)).get_trace(
+        *args, **kwargs
+    )
     dims = [
         -frame.dim
         for trace in (guide_trace, model_trace)
@@ -83,19 +85,19 @@ class _DetachSamples(Messenger):
 def vectorize(fn, num_samples: int, sample_dim: int):
     """``fn`` inside a plate of ``num_samples`` at ``sample_dim``, left of the model's plates."""
 
-    def wrapped(*args):
+    def wrapped(*args, **kwargs):
         with pyro.plate(SAMPLE_PLATE, num_samples, dim=sample_dim):
-            return fn(*args)
+            return fn(*args, **kwargs)
 
     return wrapped
 
 
-def scored_trace(fn, x: torch.Tensor, replay_from=None):
-    """Trace ``fn(x)`` (replaying latent values from ``replay_from``), without plate sites, with
-    every site's ``log_prob`` computed."""
+def scored_trace(fn, x: torch.Tensor, replay_from=None, **kwargs):
+    """Trace ``fn(x, **kwargs)`` (replaying latent values from ``replay_from``), without plate
+    sites, with every site's ``log_prob`` computed."""
     if replay_from is not None:
         fn = poutine.replay(fn, trace=replay_from)
-    trace = prune_subsample_sites(poutine.trace(fn).get_trace(x))  # plates' index sites go
+    trace = prune_subsample_sites(poutine.trace(fn).get_trace(x, **kwargs))  # plate index sites go
     trace.compute_log_prob()
     return trace
 
@@ -108,18 +110,22 @@ def weight_parts(
     data_plate: str,
     nesting: int,
     detach_samples: bool = False,
+    **kwargs,
 ) -> WeightParts:
     """Draw ``num_samples`` guide samples per data point in one pass and score them.
 
     No input checks (estimators call this every step); differentiable: reparameterized samples
-    carry gradients to the guide's parameters unless ``detach_samples``.
+    carry gradients to the guide's parameters unless ``detach_samples``. ``kwargs`` go to model and
+    guide (e.g. the labels ``y`` of a class-conditional model).
     """
     sample_dim = -nesting - 1
     if detach_samples:
         guide_fn = _DetachSamples()(guide_fn)
 
-    guide_trace = scored_trace(vectorize(guide_fn, num_samples, sample_dim), x)
-    model_trace = scored_trace(vectorize(model_fn, num_samples, sample_dim), x, guide_trace)
+    guide_trace = scored_trace(vectorize(guide_fn, num_samples, sample_dim), x, **kwargs)
+    model_trace = scored_trace(
+        vectorize(model_fn, num_samples, sample_dim), x, guide_trace, **kwargs
+    )
     num_points = x.shape[0]
     score_sites = {
         name
@@ -135,12 +141,13 @@ def weight_parts(
     )
 
 
-def log_importance_weights(model, x: torch.Tensor, num_samples: int) -> torch.Tensor:
+def log_importance_weights(model, x: torch.Tensor, num_samples: int, **kwargs) -> torch.Tensor:
     """``log p(x, z_s) - log q(z_s | x)`` for ``num_samples`` draws ``z_s ~ q``, shape
     ``(num_samples, num_points)``.
 
     ``model`` is a :class:`~ppgen.models.GenerativeModel` or a ``(model, guide)`` pair whose
-    observations sit in a plate named ``"data"``.
+    observations sit in a plate named ``"data"``; ``kwargs`` go to both programs (e.g. ``y=``
+    labels of a class-conditional VAE).
     """
     model_fn, guide_fn, data_plate, nesting = split_pair(model)
     if isinstance(model, GenerativeModel):
@@ -150,5 +157,5 @@ def log_importance_weights(model, x: torch.Tensor, num_samples: int) -> torch.Te
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
     if nesting is None:
-        nesting = plate_nesting(model_fn, guide_fn, x)
-    return weight_parts(model_fn, guide_fn, x, num_samples, data_plate, nesting).log_w
+        nesting = plate_nesting(model_fn, guide_fn, x, **kwargs)
+    return weight_parts(model_fn, guide_fn, x, num_samples, data_plate, nesting, **kwargs).log_w

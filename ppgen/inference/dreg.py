@@ -76,12 +76,12 @@ class DReG(MultiSampleEstimator):
 
     name = "dreg"
 
-    def __call__(self, model, guide, x: torch.Tensor) -> torch.Tensor:
-        model_fn, guide_fn, data_plate, nesting = self.resolve(model, guide, x)
+    def __call__(self, model, guide, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        model_fn, guide_fn, data_plate, nesting = self.resolve(model, guide, x, **kwargs)
         sample_dim, K, N = -nesting - 1, self.num_particles, x.shape[0]
 
         def scored(fn, replay_from=None):
-            trace = scored_trace(vectorize(fn, K, sample_dim), x, replay_from)
+            trace = scored_trace(vectorize(fn, K, sample_dim), x, replay_from, **kwargs)
             return trace, per_datapoint(trace, data_plate, sample_dim, N)
 
         guide_trace, _ = scored(guide_fn)  # z_k(phi, eps): the reparameterized path

@@ -34,19 +34,26 @@ class MultiSampleEstimator:
     #: Whether guide samples are constants for this estimator (no reparameterized path).
     detach_samples = False
 
-    def resolve(self, model, guide, x: torch.Tensor) -> tuple[object, object, str, int]:
+    def resolve(self, model, guide, x: torch.Tensor, **kwargs) -> tuple[object, object, str, int]:
         """``(model_fn, guide_fn, data_plate, max_plate_nesting)``, the nesting found once by
         tracing for plain functions."""
         model_fn, guide_fn, data_plate, nesting = split_pair((model, guide))
         nesting = nesting if nesting is not None else self.max_plate_nesting
         if nesting is None:
-            self.max_plate_nesting = nesting = plate_nesting(model_fn, guide_fn, x)
+            self.max_plate_nesting = nesting = plate_nesting(model_fn, guide_fn, x, **kwargs)
         return model_fn, guide_fn, data_plate, nesting
 
-    def parts(self, model, guide, x: torch.Tensor) -> WeightParts:
-        model_fn, guide_fn, data_plate, nesting = self.resolve(model, guide, x)
+    def parts(self, model, guide, x: torch.Tensor, **kwargs) -> WeightParts:
+        model_fn, guide_fn, data_plate, nesting = self.resolve(model, guide, x, **kwargs)
         return weight_parts(
-            model_fn, guide_fn, x, self.num_particles, data_plate, nesting, self.detach_samples
+            model_fn,
+            guide_fn,
+            x,
+            self.num_particles,
+            data_plate,
+            nesting,
+            self.detach_samples,
+            **kwargs,
         )
 
     @staticmethod
@@ -58,8 +65,9 @@ class MultiSampleEstimator:
         """Per-datapoint surrogate ``(batch,)``: value = the bound, gradient = the estimator's."""
         raise NotImplementedError
 
-    def __call__(self, model, guide, x: torch.Tensor) -> torch.Tensor:
-        return -self.surrogate(self.parts(model, guide, x)).sum()
+    def __call__(self, model, guide, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        """``kwargs`` go to model and guide (e.g. labels ``y``)."""
+        return -self.surrogate(self.parts(model, guide, x, **kwargs)).sum()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(num_particles={self.num_particles})"

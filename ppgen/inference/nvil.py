@@ -67,8 +67,8 @@ class NVIL(MultiSampleEstimator):
             None if v is None else v.to(device) for v in (state["center"], state["variance"])
         )
 
-    def __call__(self, model, guide, x: torch.Tensor) -> torch.Tensor:
-        parts = self.parts(model, guide, x)
+    def __call__(self, model, guide, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        parts = self.parts(model, guide, x, **kwargs)
         return -self.surrogate(parts, x).sum()
 
     def surrogate(self, parts: WeightParts, x: torch.Tensor) -> torch.Tensor:

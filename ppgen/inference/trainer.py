@@ -204,6 +204,19 @@ def fit(
                 val_data.to(device), name="validation data", event_dim=train.shape[1]
             )
     num_data = len(train)
+    # A class-conditional model reads the labels of each batch as model(x, y=...).
+    conditional = isinstance(model, GenerativeModel) and model.conditional
+    train_labels = val_labels = None
+    if conditional:
+        if dataset is None or dataset.train_labels is None:
+            raise ValueError(
+                f"{type(model).__name__} is class-conditional (num_classes="
+                f"{model.num_classes}) and needs labels: pass a Dataset with train_labels"
+            )
+        if val_data is not dataset.val:
+            raise ValueError("a class-conditional model validates on its Dataset's val split")
+        train_labels = model.check_labels(dataset.train_labels, len(train), "train_labels")
+        val_labels = model.check_labels(dataset.val_labels, len(val_data), "val_labels")
     batch_size = num_data if batch_size is None else batch_size
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
@@ -224,6 +237,9 @@ def fit(
     def draw_batch(index) -> torch.Tensor:
         return dataset.train_batch(index, generator) if dataset is not None else train[index]
 
+    def batch_kwargs(index) -> dict:
+        return {"y": train_labels[index]} if conditional else {}
+
     for module in modules:
         for name, param in module.named_parameters():
             if not torch.isfinite(param).all():
@@ -236,7 +252,8 @@ def fit(
     pyro.set_rng_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
     with poutine.trace(param_only=True) as param_capture:
-        objective(model_fn, guide_fn, draw_batch(torch.arange(batch_size, device=device)))
+        first = torch.arange(batch_size, device=device)
+        objective(model_fn, guide_fn, draw_batch(first), **batch_kwargs(first))
     param_names = sorted(param_capture.trace.nodes)
     parameters = {id(p): p for m in modules for p in m.parameters()}
     for site in param_capture.trace.nodes.values():
@@ -313,7 +330,13 @@ def fit(
         metrics = {}
         with torch.no_grad():
             chunks = val_data.split(VALIDATION_CHUNK)
-            total = sum(float(objective(model_fn, guide_fn, c)) for c in chunks)
+            label_chunks = (
+                val_labels.split(VALIDATION_CHUNK) if conditional else [None] * len(chunks)
+            )
+            total = sum(
+                float(objective(model_fn, guide_fn, c, **({"y": y} if conditional else {})))
+                for c, y in zip(chunks, label_chunks)
+            )
             metrics["val_loss"] = total / len(val_data)
             if isinstance(model, GenerativeModel) and model.has_exact_log_prob:
                 metrics["val_log_lik"] = float(model.log_prob(val_data).mean())
@@ -348,7 +371,7 @@ def fit(
         position += len(index)
         batch = draw_batch(index)
         try:
-            value = objective(model_fn, guide_fn, batch) / len(batch)
+            value = objective(model_fn, guide_fn, batch, **batch_kwargs(index)) / len(batch)
         except ValueError as error:
             # Pyro's distribution validation is where non-finite parameters usually surface.
             if all(torch.isfinite(p).all() for p in parameters):

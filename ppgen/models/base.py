@@ -23,6 +23,9 @@ from ..validation import check_data, constant_columns
 # overwrite) each other's parameters there.
 _instance_counter = itertools.count()
 
+#: The observation models a ``GenerativeModel`` can declare (see ``likelihood``).
+LIKELIHOODS = ("gaussian", "bernoulli", "continuous_bernoulli", "density")
+
 
 class GenerativeModel(PyroModule):
     """Base class of ppgen's model/guide pairs.
@@ -37,14 +40,19 @@ class GenerativeModel(PyroModule):
        plate an explicit ``dim`` and set the class attribute ``max_plate_nesting`` to the number of
        plates, so that Pyro never guesses and particles can be vectorized to its left.
     3. Write ``guide(x)`` with the same latent sample sites and plates. Return nothing.
-    4. Set ``likelihood`` (``"gaussian"`` or ``"bernoulli"``): it decides which data checks run
-       (binary data for Bernoulli; zero-variance columns for Gaussian).
+    4. Set ``likelihood`` (one of ``LIKELIHOODS``; a class attribute, or an instance attribute
+       when a constructor option chooses it): it decides which data checks run (binary data for
+       ``"bernoulli"``, values in [0, 1] for ``"continuous_bernoulli"``, zero-variance columns
+       for the densities on R^D, ``"gaussian"`` and ``"density"``).
     5. Where the marginal is tractable, override ``log_prob(x)`` with the exact per-datapoint
        ``log p(x)``; tests compare estimators against it.
     6. Optionally override ``init_from_data(x)`` with a data-dependent initialisation (e.g. an
        output bias at the data mean); the CLI and the demo call it before training, ``fit`` never
-       does (it does not touch parameters behind the user's back).
-    7. Register the class with ``@register_model("name")`` so that the CLI, the contract tests and
+       does (it does not touch parameters behind the user's back). Constructor options that the
+       data set fixes (an image shape) come from the classmethod ``options_from_data(data)``.
+    7. A class-conditional model sets ``num_classes`` and takes the labels as a keyword,
+       ``model(x, y)`` and ``guide(x, y)``; ``fit`` passes each batch's labels from the Dataset.
+    8. Register the class with ``@register_model("name")`` so that the CLI, the contract tests and
        ``ppgen list`` know it. Constructor arguments other than ``data_dim`` need defaults.
 
     Do not write training code here: ``ppgen.fit`` trains any model/guide pair.
@@ -56,10 +64,14 @@ class GenerativeModel(PyroModule):
     data_plate = "data"
     #: Number of nested plates in model and guide (the data plate counts).
     max_plate_nesting = 1
-    #: ``"gaussian"`` or ``"bernoulli"``; selects the data checks in :meth:`check_data`.
+    #: One of ``LIKELIHOODS``; selects the data checks in :meth:`check_data`.
     likelihood = "gaussian"
     #: Whether a zero-variance data column makes the likelihood unbounded (per-dimension noise).
     constant_columns_unbounded = False
+    #: Whether the data must lie in [0, 1] whatever the likelihood (a flow's logit pre-transform).
+    needs_unit_interval = False
+    #: Number of classes of a class-conditional model (``model(x, y=labels)``), else ``None``.
+    num_classes: int | None = None
 
     def __init__(self, data_dim: int, *, name: str | None = None):
         if not isinstance(data_dim, int) or data_dim < 1:
@@ -96,17 +108,25 @@ class GenerativeModel(PyroModule):
         (models whose exactness depends on their size, like enumeration, override this)."""
         return type(self).log_prob is not GenerativeModel.log_prob
 
+    @property
+    def conditional(self) -> bool:
+        """Whether the programs take class labels, ``model(x, y)`` and ``guide(x, y)``."""
+        return self.num_classes is not None
+
     @torch.no_grad()
-    def sample(self, num_samples: int) -> torch.Tensor:
+    def sample(self, num_samples: int, **kwargs) -> torch.Tensor:
         """Draw ``num_samples`` points from the model, shape ``(num_samples, data_dim)``.
 
         Runs ``model`` with its observation site unconditioned, so any model that follows the
-        recipe gets sampling for free.
+        recipe gets sampling for free. ``kwargs`` go to the model (a class-conditional model needs
+        ``y=``, one label per sample).
         """
         if not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        if self.conditional:
+            kwargs["y"] = self.check_labels(kwargs.get("y"), num_samples, "y")
         placeholder = torch.zeros(num_samples, self.data_dim, device=self.device, dtype=self.dtype)
-        trace = poutine.trace(poutine.uncondition(self.model)).get_trace(placeholder)
+        trace = poutine.trace(poutine.uncondition(self.model)).get_trace(placeholder, **kwargs)
         return trace.nodes[self.observed_site]["value"]
 
     def clone(self) -> GenerativeModel:
@@ -114,6 +134,12 @@ class GenerativeModel(PyroModule):
         copy = deepcopy(self)
         copy._pyro_name = f"{type(self).__name__.lower()}_{next(_instance_counter)}"
         return copy
+
+    @classmethod
+    def options_from_data(cls, data) -> dict:
+        """Constructor options that a :class:`~ppgen.data.Dataset` determines (e.g. an image
+        shape); the CLI passes them unless the user set them. The base class needs none."""
+        return {}
 
     def init_from_data(self, x: torch.Tensor) -> GenerativeModel:
         """Data-dependent initialisation before training; the base class keeps its random start."""
@@ -137,7 +163,34 @@ class GenerativeModel(PyroModule):
             dtype=self.dtype,
             device=self.device,
             binary=self.likelihood == "bernoulli",
+            unit_interval=self.likelihood == "continuous_bernoulli" or self.needs_unit_interval,
         )
+
+    def check_labels(self, y, num_points: int, name: str = "y") -> torch.Tensor:
+        """Raise a clear error unless ``y`` holds ``num_points`` class labels in
+        ``[0, num_classes)`` (an integer tensor on the model's device)."""
+        if not self.conditional:
+            raise ValueError(f"{type(self).__name__} is not class-conditional; it takes no labels")
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} is class-conditional (num_classes={self.num_classes}): "
+                f"pass {name}=, one integer label per data point"
+            )
+        if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int32, torch.int64):
+            raise TypeError(f"{name} must be an integer torch.Tensor of class labels, got {y!r}")
+        if y.shape != (num_points,):
+            raise ValueError(
+                f"{name} must have shape ({num_points},), one label per data point, "
+                f"got {tuple(y.shape)}"
+            )
+        if y.device != self.device:
+            raise ValueError(f"{name} is on {y.device} but the model is on {self.device}")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+            raise ValueError(
+                f"{name} has labels outside [0, {self.num_classes}): min {int(y.min())}, "
+                f"max {int(y.max())}"
+            )
+        return y.long()
 
     def check_training_data(self, x, name: str = "training data") -> torch.Tensor:
         """:meth:`check_data`, plus the checks that need the whole training set at once.
@@ -147,7 +200,7 @@ class GenerativeModel(PyroModule):
         refused; with shared noise they are only wasteful and get a warning.
         """
         self.check_data(x, name)
-        if self.likelihood == "gaussian" and len(x) > 1:
+        if self.likelihood in ("gaussian", "density") and len(x) > 1:
             constant = constant_columns(x)
             if constant:
                 message = (
@@ -157,8 +210,8 @@ class GenerativeModel(PyroModule):
                 advice = "drop them first, e.g. load_dataset(..., drop_constant=True)"
                 if self.constant_columns_unbounded:
                     raise ValueError(
-                        f"{message}: the Gaussian likelihood of {type(self).__name__} is "
-                        f"unbounded there (its noise variance goes to 0); {advice}"
+                        f"{message}: the likelihood of {type(self).__name__} is unbounded "
+                        f"there (its density can concentrate on the constant value); {advice}"
                     )
                 warnings.warn(f"{message}; they carry no information, {advice}", stacklevel=3)
         return x

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ppgen import PPCA, load_dataset
-from ppgen.evaluation import elbo, log_importance_weights, log_likelihood
+from ppgen.evaluation import bits_per_dim, elbo, log_importance_weights, log_likelihood
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,13 @@ def test_plain_functions_and_bad_arguments(x):
         log_likelihood((model, guide), x, num_samples=0)
     with pytest.raises(ValueError, match="NaN"):
         elbo((model, guide), torch.full((2, 5), math.nan))
+
+
+def test_bits_per_dim():
+    assert bits_per_dim(-2 * math.log(2), 2) == pytest.approx(1.0)
+    # 64 dequantized pixels of 17 levels: log_det = 64 log 17 moves the scale to the levels.
+    log_det = 64 * math.log(17)
+    assert bits_per_dim(log_det - 64 * math.log(2), 64, log_det) == pytest.approx(1.0)
+    assert torch.allclose(bits_per_dim(torch.tensor([0.0]), 1), torch.tensor([0.0]))
+    with pytest.raises(ValueError, match="num_dims"):
+        bits_per_dim(1.0, 0)
