@@ -5,17 +5,21 @@ Each family lives in its own file; importing this package registers them all.
 
 from .base import GenerativeModel
 from .factor_analysis import FactorAnalysis
+from .flow_density import FlowDensity
 from .linear_factor import LinearFactorModel
 from .ppca import PPCA
 from .registry import available_models, get_model, register_model
 from .sbn import SigmoidBeliefNet
+from .vae import VAE
 
 __all__ = [
     "FactorAnalysis",
+    "FlowDensity",
     "GenerativeModel",
     "LinearFactorModel",
     "PPCA",
     "SigmoidBeliefNet",
+    "VAE",
     "available_models",
     "get_model",
     "register_model",
