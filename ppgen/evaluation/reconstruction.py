@@ -1,0 +1,50 @@
+"""Reconstruction error of an autoencoding model/guide pair: encode ``x`` with the guide, decode.
+
+Two per-datapoint measures, both for any model/guide pair with an observed site in a data plate:
+
+- ``"nll"``: ``E_q[-log p(x | z)]``, the ELBO's reconstruction term (nats per data point);
+- ``"squared"``: ``E_q ||x - E[x | z]||^2``, the squared distance to the decoder's mean.
+"""
+
+from __future__ import annotations
+
+import pyro.poutine as poutine
+import torch
+
+from ..models.base import GenerativeModel, split_pair
+from ..validation import check_data, check_name
+from .importance import per_datapoint, plate_nesting, scored_trace, vectorize
+
+METRICS = ("nll", "squared")
+
+
+@torch.no_grad()
+def reconstruction_error(
+    model, x: torch.Tensor, metric: str = "nll", num_samples: int = 1, **kwargs
+) -> torch.Tensor:
+    """Reconstruction error per data point, shape ``(num_points,)``, averaged over
+    ``num_samples`` draws ``z ~ q(z | x)``; ``kwargs`` go to model and guide."""
+    check_name(metric, METRICS, "reconstruction metric")
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    model_fn, guide_fn, data_plate, nesting = split_pair(model)
+    if isinstance(model, GenerativeModel):
+        model.check_data(x, "x")
+        observed = model.observed_site
+    else:
+        check_data(x, name="x")
+        observed = "x"
+    if nesting is None:
+        nesting = plate_nesting(model_fn, guide_fn, x, **kwargs)
+    sample_dim = -nesting - 1
+    guide_trace = poutine.trace(vectorize(guide_fn, num_samples, sample_dim)).get_trace(x, **kwargs)
+    model_trace = scored_trace(
+        vectorize(model_fn, num_samples, sample_dim), x, guide_trace, **kwargs
+    )
+    if observed not in model_trace.nodes:
+        raise ValueError(f"the model has no observed site {observed!r}")
+    if metric == "nll":
+        log_lik = per_datapoint(model_trace, data_plate, sample_dim, len(x), sites={observed})
+        return -log_lik.mean(0)
+    mean = model_trace.nodes[observed]["fn"].mean  # (num_samples, num_points, data_dim)
+    return (x - mean).pow(2).sum(-1).mean(0)
