@@ -1,10 +1,12 @@
-"""The ``ppgen`` command line: ``list``, ``fit`` and ``demo``, thin over the library."""
+"""The ``ppgen`` command line: ``list``, ``fit``, ``evaluate``, ``compare`` and ``demo``, thin over
+the library."""
 
 from __future__ import annotations
 
 import argparse
 import ast
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -42,24 +44,18 @@ def cmd_list(args) -> None:
 
 
 def cmd_fit(args) -> None:
+    import torch
+
     from .inference import fit
     from .models import get_model
-    from .plots import image_grid, plot_history, unflatten_images
-    from .reporting import (
-        image_meta,
-        new_run_dir,
-        save_figure,
-        save_model,
-        score_model,
-        write_table,
-    )
+    from .reporting import new_run_dir, save_model, score_model, write_figures, write_table
 
     model_class = get_model(args.model)
-    data, data_options, binarize = _load_for_model(args, model_class)
     model_options = _parse_options(args.option)
     if args.latent_dim is not None:
         model_options["latent_dim"] = args.latent_dim
-    import torch
+    data, data_options, binarize = _load_for_model(args, model_class, model_options)
+    model_options = {**model_class.options_from_data(data), **model_options}
 
     torch.manual_seed(args.seed)
     model = model_class(data.num_features, **model_options).init_from_data(data.train)
@@ -87,7 +83,7 @@ def cmd_fit(args) -> None:
             "model_options": model_options,
             "data": args.data,
             "data_options": data_options,
-            "binarize": args.binarize,
+            "binarize": binarize,
             "dequantize": args.dequantize,
             "drop_constant": args.drop_constant,
             "seed": args.seed,
@@ -96,18 +92,29 @@ def cmd_fit(args) -> None:
             "lr": args.lr,
         },
     )
-    metrics = score_model(model, data.to(result.device))
+    data = data.to(result.device)
+    metrics = score_model(model, data, log_lik_samples=args.eval_samples)
     write_table(metrics, run_dir / "metrics")
-    save_figure(plot_history(result.history), run_dir / "loss.png")
-    images = image_meta(data)
-    if images is not None:
-        samples = unflatten_images(model.sample(40), *images)
-        save_figure(image_grid(samples, suptitle="model samples"), run_dir / "samples.png")
+    write_figures(model, data, run_dir, result.history)
     print(metrics.to_string(index=False))
     print(f"run written to {run_dir}")
 
 
-def _load_for_model(args, model_class):
+def cmd_evaluate(args) -> None:
+    import pyro
+
+    from .inference import resolve_device
+    from .reporting import load_run, score_model, write_table
+
+    model, data, config = load_run(args.run_dir, resolve_device(args.device))
+    pyro.set_rng_seed(args.seed)
+    metrics = score_model(model, data, log_lik_samples=args.num_samples)
+    write_table(metrics, Path(args.run_dir) / "evaluation")
+    print(f"{config['model']} on {config['data']} ({args.run_dir}):")
+    print(metrics.to_string(index=False))
+
+
+def _load_for_model(args, model_class, model_options=None):
     """Load ``args.data``; Bernoulli models get ``binarize="threshold"`` unless told otherwise."""
     from .data import load_dataset
 
@@ -115,11 +122,8 @@ def _load_for_model(args, model_class):
     if args.data_path:
         data_options["path"] = args.data_path
     binarize = args.binarize
-    if (
-        binarize is None
-        and model_class.likelihood == "bernoulli"
-        and args.data in ("digits", "mnist")
-    ):
+    likelihood = (model_options or {}).get("likelihood", model_class.likelihood)
+    if binarize is None and likelihood == "bernoulli" and args.data in ("digits", "mnist"):
         binarize = "threshold"
         print(f"{args.data}: binarize='threshold' for the Bernoulli likelihood of {args.model}")
     data = load_dataset(
@@ -143,9 +147,10 @@ def cmd_compare(args) -> None:
     from .reporting import new_run_dir, save_figure, write_table
 
     model_class = get_model(args.model)
-    data, _, _ = _load_for_model(args, model_class)
+    options = _parse_options(args.option)
+    data, _, _ = _load_for_model(args, model_class, options)
     torch.manual_seed(args.seed)
-    model = model_class(data.num_features, **_parse_options(args.option))
+    model = model_class(data.num_features, **{**model_class.options_from_data(data), **options})
     model.init_from_data(data.train)
     run_dir = new_run_dir(args.out, f"compare-{args.model}-{args.data}")
     table = compare(
@@ -209,9 +214,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", action="store_true", help="checkpoint (and resume) in --out")
+    p.add_argument(
+        "--eval-samples",
+        type=int,
+        default=5000,
+        help="importance samples for log p(x) where it is not exact (0 skips it)",
+    )
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA-TIME)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("evaluate", help="re-score a saved run folder (writes evaluation.csv/md)")
+    p.add_argument("run_dir", help="a folder written by `ppgen fit`")
+    p.add_argument("--num-samples", type=int, default=5000, help="importance samples for log p(x)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("compare", help="train one model with several estimators, side by side")
     p.add_argument("--model", required=True, help="a model name from `ppgen list`")

@@ -132,3 +132,147 @@ def plot_comparison(table: pd.DataFrame):
     axes[2].set(yscale="log", ylabel="gradient variance (trace of covariance)")
     axes[2].legend(fontsize="small")
     return fig
+
+
+# ----- autoencoders: reconstructions, latent manifold, interpolation ---------------------------
+def _tile(images: np.ndarray, nrows: int, ncols: int, pad: int = 1, fill: float = 1.0):
+    """Images ``(nrows * ncols, h, w)`` tiled into one array with ``pad`` pixels between them."""
+    h, w = images.shape[1:]
+    canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), fill)
+    for k, image in enumerate(images):
+        r, c = divmod(k, ncols)
+        canvas[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = image
+    return canvas
+
+
+def plot_reconstructions(
+    originals, reconstructions, image_shape, kept_columns=None, *, title="reconstructions"
+):
+    """Originals (top row) above their reconstructions (bottom row)."""
+    top = unflatten_images(originals, image_shape, kept_columns)
+    bottom = unflatten_images(reconstructions, image_shape, kept_columns)
+    fig = image_grid(np.concatenate([top, bottom]), ncols=len(top), suptitle=title)
+    fig.axes[0].set_title("data", fontsize="small", loc="left")
+    fig.axes[len(top)].set_title("reconstruction", fontsize="small", loc="left")
+    return fig
+
+
+def plot_latent_manifold(
+    model, image_shape, kept_columns=None, *, grid_size: int = 15, y=None, ax=None
+):
+    """Decoded means over a grid of codes of a 2-D latent space (Kingma & Welling 2014, Fig. 4).
+
+    The grid is evenly spaced in probability, ``z = Phi^{-1}(u)`` for ``u`` in ``(0.05, 0.95)``,
+    so it covers the prior's mass evenly. ``y`` (one label) picks the class of a conditional VAE.
+    """
+    if model.latent_dim != 2:
+        raise ValueError(
+            f"the latent manifold needs latent_dim=2, the model has {model.latent_dim}"
+        )
+    normal = torch.distributions.Normal(0.0, 1.0)
+    ticks = normal.icdf(torch.linspace(0.05, 0.95, grid_size))
+    # Rows run from high z_2 (top) to low, columns from low z_1 to high, as on a plot's axes.
+    z2, z1 = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")
+    codes = torch.stack([z1.flatten(), z2.flatten()], -1).to(model.device, model.dtype)
+    labels = None if y is None else torch.full((len(codes),), int(y), device=model.device)
+    images = unflatten_images(model.decode(codes, labels), image_shape, kept_columns)
+    fig, ax = _axes(ax, figsize=(6, 6))
+    low, high = float(ticks[0]), float(ticks[-1])
+    ax.imshow(_tile(images, grid_size, grid_size), cmap="gray_r", extent=(low, high, low, high))
+    ax.set(xlabel="$z_1$", ylabel="$z_2$", title="decoded latent grid")
+    return fig
+
+
+def plot_latent_interpolation(model, starts, ends, image_shape, kept_columns=None, *, steps=10):
+    """Decoded means along straight lines between the posterior means of pairs of data points,
+    one row per pair (``starts[i]`` to ``ends[i]``)."""
+    with torch.no_grad():
+        z0, z1 = model.encode(starts), model.encode(ends)  # (pairs, latent)
+        t = torch.linspace(0, 1, steps, device=z0.device, dtype=z0.dtype)[:, None, None]
+        path = (1 - t) * z0 + t * z1  # (steps, pairs, latent)
+        decoded = model.decode(path).transpose(0, 1).reshape(-1, model.data_dim)
+    images = unflatten_images(decoded, image_shape, kept_columns)
+    fig, ax = plt.subplots(figsize=(steps * 0.7, len(starts) * 0.7 + 0.4), layout="constrained")
+    ax.imshow(_tile(images, len(starts), steps), cmap="gray_r")
+    ax.set_axis_off()
+    ax.set_title("latent interpolation (posterior means, left to right)")
+    return fig
+
+
+def plot_latent_codes(model, x, labels=None, *, ax=None, max_points: int = 2000):
+    """Posterior means of data points in the first two latent dimensions, coloured by label."""
+    fig, ax = _axes(ax, figsize=(5, 4.5))
+    with torch.no_grad():
+        codes = model.encode(x[:max_points]).cpu().numpy()
+    colours = None if labels is None else np.asarray(torch.as_tensor(labels[:max_points]).cpu())
+    points = ax.scatter(codes[:, 0], codes[:, 1], c=colours, s=6, cmap="tab10", alpha=0.8)
+    if labels is not None:
+        fig.colorbar(points, ax=ax, label="class")
+    ax.set(xlabel="$E_q[z_1]$", ylabel="$E_q[z_2]$", title="posterior means")
+    return fig
+
+
+# ----- 2-D densities -----------------------------------------------------------------------
+def density_grid(points, *, margin: float = 0.1, size: int = 200):
+    """A square grid covering ``points`` (with a relative ``margin``), as ``(xs, ys, grid)`` with
+    ``grid`` of shape ``(size * size, 2)``."""
+    points = np.asarray(torch.as_tensor(points).detach().cpu())
+    low, high = points.min(0), points.max(0)
+    pad = margin * (high - low)
+    xs = np.linspace(low[0] - pad[0], high[0] + pad[0], size)
+    ys = np.linspace(low[1] - pad[1], high[1] + pad[1], size)
+    gx, gy = np.meshgrid(xs, ys)
+    return xs, ys, np.stack([gx.ravel(), gy.ravel()], -1)
+
+
+def plot_densities_2d(data, log_densities: dict, *, size: int = 200, max_points: int = 5000):
+    """The data (scatter) next to each named 2-D density, drawn as ``exp(log p)`` on one grid.
+
+    ``log_densities`` maps a title to a function ``(n, 2) tensor -> (n,) log-density`` (a model's
+    ``log_prob``, a data set's ``log_density``).
+    """
+    panels = 1 + len(log_densities)
+    fig, axes = plt.subplots(1, panels, figsize=(3.2 * panels, 3.4), layout="constrained")
+    shown = np.asarray(torch.as_tensor(data[:max_points]).detach().cpu())
+    xs, ys, grid = density_grid(shown, size=size)
+    extent = (xs[0], xs[-1], ys[0], ys[-1])
+    axes[0].scatter(shown[:, 0], shown[:, 1], s=1, alpha=0.4)
+    axes[0].set(title="data", xlim=extent[:2], ylim=extent[2:])
+    for ax, (title, log_density) in zip(axes[1:], log_densities.items()):
+        with torch.no_grad():
+            data_tensor = torch.as_tensor(data)
+            values = log_density(
+                torch.as_tensor(grid, dtype=data_tensor.dtype, device=data_tensor.device)
+            )
+        density = values.exp().reshape(size, size).cpu().numpy()
+        ax.imshow(density, origin="lower", extent=extent, cmap="magma", aspect="auto")
+        ax.set_title(title)
+    for ax in axes:
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
+def plot_samples_2d(data: torch.Tensor, samples: torch.Tensor, *, ax=None):
+    """Model samples (orange) over held-out data (blue)."""
+    fig, ax = _axes(ax, figsize=(4.5, 4.5))
+    data, samples = data.detach().cpu().numpy(), samples.detach().cpu().numpy()
+    ax.scatter(data[:, 0], data[:, 1], s=2, alpha=0.4, label="data")
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, label="model samples")
+    ax.set_aspect("equal")
+    ax.legend(markerscale=5, fontsize="small")
+    return fig
+
+
+def plot_latent_activity(activities: dict, *, threshold: float = 0.01, ax=None):
+    """Per-unit activity ``Cov_x(E_q[u | x])`` (sorted, log scale) for several fitted models, with
+    the active-unit threshold of Burda et al. (2016)."""
+    fig, ax = _axes(ax, figsize=(5.5, 3.5))
+    for label, activity in activities.items():
+        values = np.sort(np.asarray(torch.as_tensor(activity).detach().cpu()))[::-1]
+        ax.plot(np.arange(1, len(values) + 1), np.maximum(values, 1e-6), "o-", ms=4, label=label)
+    ax.axhline(threshold, color="k", ls="--", lw=1, label=f"active above {threshold:g}")
+    ax.set(yscale="log", xlabel="latent unit (sorted by activity)", ylabel="Cov_x(E_q[u | x])")
+    ax.legend(fontsize="small")
+    return fig

@@ -1,7 +1,8 @@
-"""Run folders: what ``ppgen fit`` and ``ppgen demo`` write, and how a saved model is reloaded.
+"""Run folders: what ``ppgen fit`` and ``ppgen demo`` write, and how a saved run is reloaded.
 
 A run folder holds ``config.json`` (how to rebuild the model and data), ``history.csv``,
-``model.pt`` (the model's ``state_dict``), ``metrics.csv`` / ``metrics.md`` and PNG figures.
+``model.pt`` (the model's ``state_dict``), ``metrics.csv`` / ``metrics.md`` and PNG figures;
+``ppgen evaluate`` adds ``evaluation.csv`` / ``evaluation.md``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,19 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import pyro.poutine as poutine
 import torch
+from pyro.poutine.util import prune_subsample_sites
 
-from .data import Dataset
-from .evaluation import elbo
+from .data import Dataset, load_dataset
+from .evaluation import (
+    active_units,
+    bits_per_dim,
+    elbo,
+    log_likelihood,
+    reconstruction_error,
+)
+from .models import get_model
 from .models.base import GenerativeModel
 
 
@@ -42,15 +52,43 @@ def write_table(table: pd.DataFrame, path_without_suffix: Path, floatfmt: str = 
     )
 
 
+def has_latents(model: GenerativeModel, x: torch.Tensor, **kwargs) -> bool:
+    """Whether the guide samples anything (a flow's guide is empty)."""
+    trace = poutine.trace(model.guide).get_trace(x[:2], **{k: v[:2] for k, v in kwargs.items()})
+    trace = prune_subsample_sites(trace)  # plates record their index as a sample site
+    return any(site["type"] == "sample" for site in trace.nodes.values())
+
+
 @torch.no_grad()
-def score_model(model: GenerativeModel, data: Dataset, num_samples: int = 100) -> pd.DataFrame:
-    """Per-split mean ELBO and, where exact, mean ``log p(x)`` (nats per data point)."""
+def score_model(
+    model: GenerativeModel,
+    data: Dataset,
+    num_samples: int = 100,
+    log_lik_samples: int = 5000,
+    splits=("train", "val", "test"),
+) -> pd.DataFrame:
+    """Per-split means, per data point: ``elbo`` (``num_samples`` draws), ``log_lik`` (exact, or
+    importance-sampled with ``log_lik_samples``; 0 skips it) with its ``log_lik_method``,
+    ``bits_per_dim`` for dequantized data, and for latent-variable models the number of
+    ``active_units`` and the ``reconstruction_nll`` ``E_q[-log p(x | z)]``."""
     rows = []
-    for split in ("train", "val", "test"):
+    for split in splits:
         x = getattr(data, split).to(model.device)
-        row = {"split": split, "elbo": float(elbo(model, x, num_samples=num_samples).mean())}
+        labels = getattr(data, f"{split}_labels")
+        kwargs = {"y": labels.to(model.device)} if model.conditional else {}
+        row = {"split": split, "elbo": float(elbo(model, x, num_samples, **kwargs).mean())}
         if model.has_exact_log_prob:
-            row["log_lik"] = float(model.log_prob(x).mean())
+            row["log_lik"], row["log_lik_method"] = float(model.log_prob(x).mean()), "exact"
+        elif log_lik_samples:
+            estimate = log_likelihood(model, x, log_lik_samples, **kwargs)
+            row["log_lik"] = float(estimate.mean())
+            row["log_lik_method"] = f"importance sampling, k={log_lik_samples}"
+        if "log_lik" in row and "dequantization_log_det" in data.meta:
+            log_det = data.meta["dequantization_log_det"]
+            row["bits_per_dim"] = bits_per_dim(row["log_lik"], data.num_features, log_det)
+        if has_latents(model, x, **kwargs):
+            row["active_units"] = active_units(model, x, **kwargs) if len(x) > 1 else None
+            row["reconstruction_nll"] = float(reconstruction_error(model, x, **kwargs).mean())
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -61,8 +99,98 @@ def save_model(run_dir: Path, model: GenerativeModel, config: dict) -> None:
     (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
 
 
+def load_run(run_dir: str | Path, device="cpu") -> tuple[GenerativeModel, Dataset, dict]:
+    """Rebuild a saved run's ``(model, data, config)``: the data set is reloaded with the run's
+    options and seed, the model rebuilt from its options and its ``state_dict`` loaded."""
+    run_dir = Path(run_dir)
+    missing = [f for f in ("config.json", "model.pt") if not (run_dir / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{run_dir} is not a ppgen run folder (missing {', '.join(missing)}); "
+            "it is written by `ppgen fit`"
+        )
+    config = json.loads((run_dir / "config.json").read_text())
+    data = load_dataset(
+        config["data"],
+        binarize=config.get("binarize"),
+        dequantize=config.get("dequantize", False),
+        drop_constant=config.get("drop_constant", False),
+        seed=config.get("seed", 0),
+        **config.get("data_options", {}),
+    )
+    model = get_model(config["model"])(data.num_features, **config.get("model_options", {}))
+    model.load_state_dict(torch.load(run_dir / "model.pt", map_location="cpu"))
+    return model.to(device), data.to(device), config
+
+
 def image_meta(data: Dataset) -> tuple | None:
     """``(image_shape, kept_columns)`` for image data, else ``None``."""
     if "image_shape" not in data.meta:
         return None
     return data.meta["image_shape"], data.meta.get("kept_columns")
+
+
+@torch.no_grad()
+def write_figures(model: GenerativeModel, data: Dataset, run_dir: Path, history=None) -> list[str]:
+    """The figures of a fitted run, as PNG files in ``run_dir``; returns their file names.
+
+    Always the loss curve (given a ``history``). Image data: a sample grid (one row per class for a
+    conditional model); for models with an ``encode`` / ``decode`` pair (VAE) also
+    reconstructions, latent interpolations, the posterior means coloured by class and, with two
+    latent dimensions, the decoded latent grid. 2-D data: the model's density next to the data
+    and the true density where the data set knows it, and the model's samples over the data.
+    """
+    from .plots import (
+        image_grid,
+        plot_densities_2d,
+        plot_history,
+        plot_latent_codes,
+        plot_latent_interpolation,
+        plot_latent_manifold,
+        plot_reconstructions,
+        plot_samples_2d,
+        unflatten_images,
+    )
+
+    written = []
+
+    def save(fig, name):
+        save_figure(fig, run_dir / name)
+        written.append(name)
+
+    if history is not None:
+        save(plot_history(history), "loss.png")
+    test = data.test.to(model.device)
+    images = image_meta(data)
+    if images is not None:
+        if model.conditional:
+            per_class = 6
+            y = torch.arange(model.num_classes, device=model.device).repeat_interleave(per_class)
+            samples = model.sample(len(y), y=y)
+            grid = image_grid(
+                unflatten_images(samples, *images), ncols=per_class * 2, suptitle="samples by class"
+            )
+        else:
+            grid = image_grid(unflatten_images(model.sample(40), *images), suptitle="model samples")
+        save(grid, "samples.png")
+        if hasattr(model, "encode") and not model.conditional:
+            shown = test[:10]
+            save(
+                plot_reconstructions(shown, model.reconstruct(shown), *images),
+                "reconstructions.png",
+            )
+            save(
+                plot_latent_interpolation(model, test[:4], test[4:8], *images), "interpolation.png"
+            )
+            if model.latent_dim >= 2:
+                save(plot_latent_codes(model, test, data.test_labels), "latent_codes.png")
+            if model.latent_dim == 2:
+                save(plot_latent_manifold(model, *images), "latent_manifold.png")
+    if data.num_features == 2:
+        densities = {"model density": model.log_prob} if model.has_exact_log_prob else {}
+        if data.log_density is not None:
+            densities["true density"] = data.log_density
+        if densities:
+            save(plot_densities_2d(test, densities), "density.png")
+        save(plot_samples_2d(test, model.sample(len(test))), "samples.png")
+    return written
