@@ -8,17 +8,19 @@ The public entry points: :func:`load_dataset`, the model classes in :mod:`ppgen.
 from .data import Dataset, load_dataset
 from .evaluation import compare
 from .inference import FitResult, fit
-from .models import PPCA, FactorAnalysis, GenerativeModel, SigmoidBeliefNet
+from .models import PPCA, VAE, FactorAnalysis, FlowDensity, GenerativeModel, SigmoidBeliefNet
 
 __version__ = "0.1.0"
 
 __all__ = [
     "PPCA",
     "SigmoidBeliefNet",
+    "VAE",
     "Dataset",
     "compare",
     "FactorAnalysis",
     "FitResult",
+    "FlowDensity",
     "GenerativeModel",
     "fit",
     "load_dataset",

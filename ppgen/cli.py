@@ -31,10 +31,14 @@ def cmd_list(args) -> None:
     from .data import available_datasets
     from .inference import available_estimators
     from .models import available_models
+    from .models.flows import available_flows
 
     print("models:")
     for name, cls in available_models().items():
         print(f"  {name:16s} {cls.__doc__.strip().splitlines()[0]}")
+    print("flows (FlowDensity(flow=...), VAE guides and priors):")
+    for name, description in available_flows().items():
+        print(f"  {name:16s} {description}")
     print("estimators:")
     for name, description in available_estimators().items():
         print(f"  {name:16s} {description}")

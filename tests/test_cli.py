@@ -9,7 +9,8 @@ from ppgen.cli import main
 def test_list_names_models_estimators_and_data(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("ppca", "fa", "trace", "meanfield", "digits", "moons", "linear_gaussian"):
+    names = ("ppca", "fa", "vae", "flow", "nsf", "iwae", "digits", "moons", "linear_gaussian")
+    for name in names:
         assert name in out
 
 
@@ -81,6 +82,12 @@ def test_demo_quick_writes_the_report(tmp_path, capsys):
     report = (tmp_path / "demo" / "report.md").read_text()
     assert "Linear factor models on digits" in report
     assert "Gradient estimators on a sigmoid belief net" in report
+    assert "VAE and IWAE on binarized digits" in report
+    assert "Normalizing flows on two moons" in report
+    vae = pd.read_csv(tmp_path / "demo" / "vae_vs_iwae.csv")
+    assert vae["model"].tolist() == ["VAE (ELBO), K=5", "IWAE, K=5", "independent Bernoulli pixels"]
+    flows = pd.read_csv(tmp_path / "demo" / "flows_moons.csv")
+    assert flows["flow"].tolist() == ["realnvp", "nsf"]
     comparison = pd.read_csv(tmp_path / "demo" / "estimator_comparison.csv")
     assert list(comparison["estimator"]) == ["trace", "tracegraph+nvil", "vimco", "rws"]
     table = pd.read_csv(tmp_path / "demo" / "linear_factor_models.csv")
@@ -91,6 +98,10 @@ def test_demo_quick_writes_the_report(tmp_path, capsys):
         "loadings",
         "samples",
         "estimator_comparison",
+        "vae_latent_activity",
+        "vae_samples",
+        "vae_reconstructions",
+        "flows_moons",
     ):
         assert (tmp_path / "demo" / f"{figure}.png").exists()
 

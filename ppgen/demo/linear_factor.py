@@ -1,8 +1,4 @@
-"""``ppgen demo``: the main job on bundled data, written up as a small report in a run folder.
-
-Each section fits models, writes its tables (CSV + markdown) and figures (PNG) into the run folder
-and returns the markdown that goes into ``report.md``. Later capabilities add sections.
-"""
+"""Demo section: PPCA and factor analysis on digits by SVI, next to scikit-learn's fits."""
 
 from __future__ import annotations
 
@@ -14,18 +10,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import load_dataset
-from .evaluation import compare, elbo
-from .inference import fit, resolve_device
-from .models import PPCA, FactorAnalysis, SigmoidBeliefNet
-from .plots import (
-    image_grid,
-    plot_comparison,
-    plot_exact_vs_estimate,
-    plot_history,
-    unflatten_images,
-)
-from .reporting import new_run_dir, save_figure, write_table
+from ..data import load_dataset
+from ..evaluation import elbo
+from ..inference import fit, resolve_device
+from ..models import PPCA, FactorAnalysis
+from ..plots import image_grid, plot_exact_vs_estimate, plot_history, unflatten_images
+from ..reporting import save_figure, write_table
 
 LATENT_DIM = 10
 SHORT = {"PPCA": "PPCA", "FactorAnalysis": "FA"}
@@ -151,60 +141,3 @@ def linear_factor_section(run_dir: Path, quick: bool, progress: bool) -> str:
             "",
         ]
     )
-
-
-def estimator_section(run_dir: Path, quick: bool, progress: bool) -> str:
-    """A sigmoid belief net on binarized digits trained with four gradient estimators."""
-    data = load_dataset("digits", binarize="threshold")
-    torch.manual_seed(0)
-    model = SigmoidBeliefNet(data.num_features, [8])
-    steps = 20 if quick else 1000
-    table = compare(
-        model,
-        data,
-        ESTIMATORS,
-        steps=steps,
-        lr=0.01,
-        progress=progress,
-        eval_samples=100 if quick else 1000,
-        grad_repeats=5 if quick else 50,
-    )
-    write_table(table, run_dir / "estimator_comparison")
-    save_figure(plot_comparison(table), run_dir / "estimator_comparison.png")
-    shown = table.drop(columns=["test_log_lik_method", "steps"])
-    return "\n".join(
-        [
-            "## Gradient estimators on a sigmoid belief net",
-            "",
-            f"A sigmoid belief net with 8 binary latents on digits (threshold-binarized), trained "
-            f"{steps} steps from the same start with each estimator (batch 128, lr 0.01). "
-            "`test_log_lik` is exact (enumeration over the 256 latent states). Variances are the "
-            "trace of the gradient covariance at each estimator's final parameters.",
-            "",
-            shown.to_markdown(index=False, floatfmt=".3g"),
-            "",
-            "![estimator comparison](estimator_comparison.png)",
-            "",
-        ]
-    )
-
-
-ESTIMATORS = ["trace", "tracegraph+nvil", "vimco", "rws"]
-SECTIONS = [linear_factor_section, estimator_section]
-
-
-def run_demo(out: str | Path | None = None, quick: bool = False, progress: bool = True) -> Path:
-    """Run every demo section, write ``report.md`` in the run folder, and return the folder."""
-    run_dir = new_run_dir(out, "demo")
-    start = time.perf_counter()
-    parts = [section(run_dir, quick, progress) for section in SECTIONS]
-    header = [
-        "# ppgen demo report",
-        "",
-        f"Written by `ppgen demo{' --quick' if quick else ''}` in "
-        f"{time.perf_counter() - start:.0f} s (torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads).",
-        "",
-    ]
-    (run_dir / "report.md").write_text("\n".join(header + parts))
-    return run_dir

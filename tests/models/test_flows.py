@@ -147,3 +147,19 @@ def test_fit_learns_a_gaussian_by_maximum_likelihood():
         gap = truth.log_prob(test).mean() - model.log_prob(test).mean()
     assert abs(gap.item()) < 0.02
     assert math.isfinite(gap.item())
+
+
+@pytest.mark.slow
+def test_spline_flow_comes_within_0_05_nats_of_the_moons_density():
+    """The issue's target on a density the data set knows: a neural spline flow's held-out mean
+    log-likelihood within 0.05 nats of the true density's (the gap estimates KL(p || p_flow);
+    its standard error over the 2000 held-out points is about 0.006)."""
+    import ppgen
+
+    data = ppgen.load_dataset("moons")
+    torch.manual_seed(0)
+    model = FlowDensity(2, "nsf", num_layers=4, count_bins=16).init_from_data(data.train)
+    ppgen.fit(model, data, steps=1500, lr=3e-3, batch_size=512, progress=False, device="cpu")
+    with torch.no_grad():
+        gap = float((data.log_density(data.test) - model.log_prob(data.test)).mean())
+    assert -0.025 < gap < 0.05, gap  # below 0 only by sampling error (4 standard errors)
