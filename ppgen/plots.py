@@ -244,7 +244,8 @@ def plot_densities_2d(data, log_densities: dict, *, size: int = 200, max_points:
             values = log_density(
                 torch.as_tensor(grid, dtype=data_tensor.dtype, device=data_tensor.device)
             )
-        density = values.exp().reshape(size, size).cpu().numpy()
+        # NaN where a fitted flow overflows far from the data: density 0 there.
+        density = values.exp().nan_to_num(0.0).reshape(size, size).cpu().numpy()
         ax.imshow(density, origin="lower", extent=extent, cmap="magma", aspect="auto")
         ax.set_title(title)
     for ax in axes:

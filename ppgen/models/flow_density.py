@@ -69,7 +69,9 @@ class FlowDensity(GenerativeModel):
 
     def distribution(self) -> dist.TransformedDistribution:
         """The flow's distribution over one data point (event shape ``(data_dim,)``)."""
-        base = dist.Normal(self.base_loc, self.base_scale).to_event(1)
+        # No support check on the base: a point far from the data can overflow to inf on its way
+        # back through the flow, and its log-density is then -inf, not an error.
+        base = dist.Normal(self.base_loc, self.base_scale, validate_args=False).to_event(1)
         transforms = self.flow.transforms() + [self.actnorm] + self._to_unit_interval()
         return dist.TransformedDistribution(base, transforms)
 
