@@ -135,7 +135,7 @@ def plot_comparison(table: pd.DataFrame):
 
 
 # ----- autoencoders: reconstructions, latent manifold, interpolation ---------------------------
-def _tile(images: np.ndarray, nrows: int, ncols: int, pad: int = 1, fill: float = 1.0):
+def _tile(images: np.ndarray, nrows: int, ncols: int, pad: int = 1, fill: float = 0.0):
     """Images ``(nrows * ncols, h, w)`` tiled into one array with ``pad`` pixels between them."""
     h, w = images.shape[1:]
     canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), fill)

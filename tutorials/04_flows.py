@@ -132,10 +132,11 @@ save(fig, "moons_training")
 digits = ppgen.load_dataset("digits", dequantize=True)
 log_det = digits.meta["dequantization_log_det"]
 torch.manual_seed(0)
-flow = FlowDensity(
-    64, "maf", num_layers=4 if SMOKE else 6, hidden_dims=[256, 256], preprocess="logit"
-).init_from_data(digits.train)
-result = ppgen.fit(flow, digits, steps=STEPS, lr=1e-3, batch_size=128, progress=False)
+flow = FlowDensity(64, "maf", num_layers=4, hidden_dims=[128], preprocess="logit")
+flow.init_from_data(digits.train)
+result = ppgen.fit(
+    flow, digits, steps=20 if SMOKE else 300, lr=1e-3, batch_size=128, progress=False
+)
 with torch.no_grad():
     test_ll = float(flow.log_prob(digits.test).mean())
 uniform_bpd = math.log2(17)  # every level equally likely
@@ -144,6 +145,12 @@ print(
     f"(uniform over the 17 levels: {uniform_bpd:.3f})"
 )
 save(plot_history(result.history.iloc[5:]), "digits_loss")
+
+# %% [markdown]
+# With only 1000 training images a flow overfits fast: the validation log-likelihood peaks after
+# a few hundred steps, then falls while the training loss keeps improving. Run longer to see it:
+# a 6-layer MAF with 256-unit networks trained for 2500 steps ends *worse* on the test images than
+# the uniform density (36 bits/dim). Watch `val_log_lik` in `result.history` and stop early.
 with torch.no_grad():
     samples = flow.sample(40).clamp(0, 1)  # the logit map's support is slightly wider than [0, 1]
 save(
