@@ -82,6 +82,9 @@ def test_density_integrates_to_one(name, preprocess):
     with torch.no_grad():
         for p in model.flow.parameters():
             p.add_(0.2 * torch.randn_like(p))
+        # A non-trivial ActNorm too, so that its log-determinant counts.
+        model.actnorm.loc.copy_(torch.tensor([0.3, -0.2]))
+        model.actnorm.log_scale.copy_(torch.tensor([0.4, -0.3]))
     # The logit pre-transform's support is slightly wider than [0, 1]: sigmoid maps R onto
     # (0, 1), which the affine map stretches to (-a / (1 - 2a), 1 + a / (1 - 2a)).
     edge = LOGIT_ALPHA / (1 - 2 * LOGIT_ALPHA)
