@@ -2,8 +2,10 @@
 
 The loop knows nothing model-specific: it draws minibatches, evaluates a loss callable (a Pyro
 ELBO's ``differentiable_loss`` or a custom loss), steps a PyTorch optimizer and a learning-rate
-schedule, and logs. Per step the loss stays on the device; values are brought to the host only every
-``log_every`` steps, which is also where divergence is detected and checkpoints are written.
+schedule, and logs. A loss with an adversary (a GAN's discriminator) gets a second optimizer:
+before each model step, ``adversary_steps`` discriminator steps on fresh batches. Per step the
+loss stays on the device; values are brought to the host only every ``log_every`` steps, which is
+also where divergence is detected and checkpoints are written.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class FitResult:
         history: one row per logged step: ``step``, ``epoch`` (data passes so far), ``loss``
             (mean over the steps since the previous row, per data point), ``lr``, ``wall_time``
             (seconds spent in training steps), and ``val_loss`` / ``val_log_lik`` where validated.
+            A composed loss adds one ``loss/<term>`` column per term; an adversarial loss adds
+            ``adversary_loss`` (the discriminator's, per data point).
         objective: the name of the estimator or loss that was optimized.
         device: where training ran.
         params: for plain Pyro functions, the learned ``pyro.param`` values by name.
@@ -134,6 +138,7 @@ def fit(
     optimizer: str = "adam",
     lr_schedule: str = "cosine",
     clip_norm: float | None = None,
+    callback=None,
 ) -> FitResult:
     """Train a model/guide pair by stochastic optimization of an ELBO or a custom loss.
 
@@ -147,10 +152,12 @@ def fit(
             estimator object (``get_estimator("tracegraph", baseline="nvil")``) or a Pyro
             ``ELBO`` object.
         num_particles: samples per data point for a named estimator (vectorized).
-        loss: a custom loss ``loss(model, guide, batch) -> tensor`` (summed over the batch),
-            instead of ``estimator``.
-        steps, epochs: the budget, in optimizer steps or passes over the data (not both); the
-            default is 1000 steps.
+        loss: a custom loss ``loss(model, guide, batch) -> tensor`` (summed over the batch), a
+            composed one (``elbo("trace") + 10 * MMDLoss(site="z", target="prior")``) or a
+            registered loss name (``ppgen.inference.losses.available_losses()``: ``"mmd"``,
+            ``"gan"``...), instead of ``estimator``. An implicit model (``Generator``) needs one.
+        steps, epochs: the budget, in model steps or passes over the data (not both; a pass
+            counts the adversary's batches too); the default is 1000 steps.
         batch_size: rows per minibatch (at most the data size); ``None`` for full-batch training.
         lr: the initial learning rate.
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``...; model and data move there.
@@ -164,6 +171,9 @@ def fit(
         optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"``.
         lr_schedule: ``"cosine"`` (anneal to lr/100 over the run, default) or ``"constant"``.
         clip_norm: clip the gradient's global norm to this value.
+        callback: called on every log step as ``callback(step, model)``; a dict it returns is
+            added to that history row (e.g. modes captured so far). Runs under ``no_grad`` with
+            the random state forked, so it never changes the training trajectory.
 
     Returns:
         A :class:`FitResult`; the model is trained in place.
@@ -175,13 +185,23 @@ def fit(
     model_fn, guide_fn, _, max_plate_nesting = split_pair(model)
     modules = _modules(model_fn, guide_fn)
     objective, objective_name = resolve_objective(estimator, loss, num_particles, max_plate_nesting)
+    if getattr(model, "likelihood", None) == "implicit" and objective.needs_likelihood:
+        raise ValueError(
+            f"{type(model).__name__} is an implicit model with no likelihood, so the ELBO "
+            f"({objective_name}) does not apply; train it with a two-sample loss, e.g. "
+            "loss='mmd' or loss='gan' (see ppgen.inference.losses.available_losses())"
+        )
+    adversary_steps = objective.adversary_steps
     check_name(lr_schedule, SCHEDULES, "learning-rate schedule")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(step, model), got {callback!r}")
     check_name(optimizer, OPTIMIZERS, "optimizer")
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     device = resolve_device(device)
     for module in modules:
         module.to(device)
+    objective.to(device)
 
     # ----- data -------------------------------------------------------------------------------
     if isinstance(data, Dataset):
@@ -222,6 +242,7 @@ def fit(
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
     batch_size = min(batch_size, num_data)
     batches_per_epoch = math.ceil(num_data / batch_size)
+    batches_per_step = 1 + adversary_steps
 
     # ----- budget and cadences ----------------------------------------------------------------
     if steps is not None and epochs is not None:
@@ -229,7 +250,10 @@ def fit(
     for name, value in (("steps", steps), ("epochs", epochs)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    total_steps = epochs * batches_per_epoch if epochs is not None else steps or DEFAULT_STEPS
+    if epochs is not None:
+        total_steps = math.ceil(epochs * batches_per_epoch / batches_per_step)
+    else:
+        total_steps = steps or DEFAULT_STEPS
     log_every = log_every or max(1, total_steps // 200)
     val_every = val_every or max(log_every, total_steps // 20)
     checkpoint_every = checkpoint_every or val_every
@@ -260,16 +284,34 @@ def fit(
         unconstrained = site["value"].unconstrained()
         parameters.setdefault(id(unconstrained), unconstrained)
     # Estimators may own parameters too (NVIL's baseline network).
-    for p in getattr(objective, "parameters", lambda: ())():
+    for p in objective.parameters():
         parameters.setdefault(id(p), p)
     parameters = [p for p in parameters.values() if p.requires_grad]
     if not parameters:
         raise ValueError("the model and guide have no trainable parameters")
-    opt = OPTIMIZERS[optimizer](parameters, lr=lr)
-    if lr_schedule == "cosine":
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total_steps, eta_min=lr / 100)
-    else:
-        schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    # A loss may ask for optimizer settings (a GAN's Adam betas); they apply to Adam-type only.
+    extra = objective.optimizer_options if optimizer in ("adam", "adamw") else {}
+    opt = OPTIMIZERS[optimizer](parameters, lr=lr, **extra)
+
+    def make_schedule(optimizer_):
+        if lr_schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer_, total_steps, eta_min=optimizer_.param_groups[0]["lr"] / 100
+            )
+        return torch.optim.lr_scheduler.LambdaLR(optimizer_, lambda _: 1.0)
+
+    schedule = make_schedule(opt)
+    # The second player (a discriminator) has its own parameters and optimizer; they are never
+    # stepped by the model's optimizer, nor the model's by its.
+    adversary_opt = adversary_schedule = None
+    if adversary_steps:
+        if not any(p.requires_grad for p in objective.adversary_parameters()):
+            raise ValueError(f"the adversary of {objective_name} has no trainable parameters")
+        own = {id(p) for p in parameters}
+        if any(id(p) in own for p in objective.adversary_parameters()):
+            raise ValueError("the adversary shares parameters with the model or guide")
+        adversary_opt = objective.adversary_optimizer(lr)
+        adversary_schedule = make_schedule(adversary_opt)
 
     # ----- resume -----------------------------------------------------------------------------
     settings = {
@@ -298,6 +340,9 @@ def fit(
             objective.load_state_dict(state["objective"])
         opt.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
+        if adversary_opt is not None:
+            adversary_opt.load_state_dict(state["adversary_optimizer"])
+            adversary_schedule.load_state_dict(state["adversary_schedule"])
         _set_rng_state(state["rng"])
         generator.set_state(state["generator"])
         step, order, position = state["step"], state["order"], state["position"]
@@ -311,9 +356,11 @@ def fit(
                 "settings": settings,
                 "modules": [m.state_dict() for m in modules],
                 "params": {n: pyro.param(n).unconstrained().detach() for n in param_names},
-                "objective": objective.state_dict() if hasattr(objective, "state_dict") else None,
+                "objective": objective.state_dict(),
                 "optimizer": opt.state_dict(),
                 "schedule": schedule.state_dict(),
+                "adversary_optimizer": adversary_opt and adversary_opt.state_dict(),
+                "adversary_schedule": adversary_schedule and adversary_schedule.state_dict(),
                 "rng": _get_rng_state(),
                 "generator": generator.get_state(),
                 "step": step,
@@ -359,16 +406,37 @@ def fit(
         # Work is done on log steps only: on the first log step that reaches a multiple of `every`.
         return step // every > (step - log_every) // every
 
-    # ----- the loop ---------------------------------------------------------------------------
-    bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=objective_name)
-    window = []  # per-step losses (device tensors) since the last log row
-    tick = time.perf_counter()
-    while step < total_steps:
+    def next_index() -> torch.Tensor:
+        nonlocal order, position
         if order is None or position >= num_data:
             order = torch.randperm(num_data, generator=generator, device=device)
             position = 0
         index = order[position : position + batch_size]
         position += len(index)
+        return index
+
+    def adversary_step() -> torch.Tensor:
+        index = next_index()
+        batch = draw_batch(index)
+        value = objective.adversary_loss(model_fn, guide_fn, batch, **batch_kwargs(index))
+        value = value / len(batch)
+        adversary_opt.zero_grad(set_to_none=True)
+        value.backward()
+        adversary_opt.step()
+        return value.detach()
+
+    # ----- the loop ---------------------------------------------------------------------------
+    bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=objective_name)
+    # Per-step values (device tensors) since the last log row: the loss, each term of a composed
+    # loss, and the adversary's loss.
+    window, part_windows, adversary_window = [], {}, []
+    tick = time.perf_counter()
+    while step < total_steps:
+        for _ in range(adversary_steps):
+            adversary_window.append(adversary_step())
+        if adversary_schedule is not None:
+            adversary_schedule.step()
+        index = next_index()
         batch = draw_batch(index)
         try:
             value = objective(model_fn, guide_fn, batch, **batch_kwargs(index)) / len(batch)
@@ -385,6 +453,8 @@ def fit(
         opt.step()
         schedule.step()
         window.append(value.detach())
+        for name, part in objective.last_parts.items():
+            part_windows.setdefault(name, []).append(part / len(batch))
         step += 1
         if step % log_every and step != total_steps:
             continue
@@ -397,13 +467,27 @@ def fit(
             diverged(f"the loss became {next(v for v in losses if not math.isfinite(v))}")
         row = {
             "step": step,
-            "epoch": (step - 1) // batches_per_epoch + position / num_data,
+            "epoch": (step * batches_per_step - 1) // batches_per_epoch + position / num_data,
             "loss": sum(losses) / len(losses),
             "lr": opt.param_groups[0]["lr"],
             "wall_time": train_time,
         }
+        for name, values in part_windows.items():
+            row[f"loss/{name}"] = float(torch.stack(values).mean())
+        part_windows = {}
+        if adversary_window:
+            adversary_losses = torch.stack(adversary_window).tolist()
+            adversary_window = []
+            if not all(math.isfinite(v) for v in adversary_losses):
+                diverged("the adversary's loss became non-finite")
+            row["adversary_loss"] = sum(adversary_losses) / len(adversary_losses)
         if val_data is not None and (due(step, val_every) or step == total_steps):
             row.update(validate())
+        if callback is not None:
+            rng = _get_rng_state()
+            with torch.no_grad():
+                row.update(callback(step, model) or {})
+            _set_rng_state(rng)
         rows.append(row)
         bar.update(step - bar.n)
         bar.set_postfix(loss=f"{row['loss']:.4g}")

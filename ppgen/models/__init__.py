@@ -6,6 +6,7 @@ Each family lives in its own file; importing this package registers them all.
 from .base import GenerativeModel
 from .factor_analysis import FactorAnalysis
 from .flow_density import FlowDensity
+from .generator import Generator
 from .linear_factor import LinearFactorModel
 from .ppca import PPCA
 from .registry import available_models, get_model, register_model
@@ -16,6 +17,7 @@ __all__ = [
     "FactorAnalysis",
     "FlowDensity",
     "GenerativeModel",
+    "Generator",
     "LinearFactorModel",
     "PPCA",
     "SigmoidBeliefNet",

@@ -24,7 +24,7 @@ from ..validation import check_data, constant_columns
 _instance_counter = itertools.count()
 
 #: The observation models a ``GenerativeModel`` can declare (see ``likelihood``).
-LIKELIHOODS = ("gaussian", "bernoulli", "continuous_bernoulli", "density")
+LIKELIHOODS = ("gaussian", "bernoulli", "continuous_bernoulli", "density", "implicit")
 
 
 class GenerativeModel(PyroModule):

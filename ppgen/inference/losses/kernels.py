@@ -17,6 +17,7 @@ held constant (no gradient), so it adapts as a generator moves.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -26,6 +27,10 @@ from ...validation import check_name
 KERNELS = ("rbf", "imq", "rq")
 #: Default multiples of the median distance used as bandwidths / scales.
 MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: The median heuristic inside a kernel looks at most this many points (evenly strided through
+#: the pooled sample): the median of their ~33k distances sets a bandwidth as well as the full
+#: sample's would, without sorting a million distances per training step.
+MEDIAN_POINTS = 256
 #: Default exponents of the rational-quadratic mixture.
 RQ_ALPHAS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -36,10 +41,15 @@ def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def median_heuristic(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+def median_heuristic(
+    x: torch.Tensor, y: torch.Tensor | None = None, max_points: int | None = None
+) -> torch.Tensor:
     """The median Euclidean distance between distinct points of the pooled sample ``x`` (and
-    ``y``), a scalar tensor (Gretton et al. 2012)."""
+    ``y``), a scalar tensor (Gretton et al. 2012); over an evenly strided subsample of at most
+    ``max_points`` points when given."""
     pooled = x if y is None else torch.cat([x, y])
+    if max_points is not None and len(pooled) > max_points:
+        pooled = pooled[:: math.ceil(len(pooled) / max_points)]
     if len(pooled) < 2:
         raise ValueError("the median heuristic needs at least 2 points")
     d2 = squared_distances(pooled, pooled)
@@ -64,7 +74,7 @@ class Kernel:
     def resolve_scales(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.scales is not None:
             return torch.tensor(self.scales, dtype=x.dtype, device=x.device)
-        median = median_heuristic(x, y)
+        median = median_heuristic(x, y, max_points=MEDIAN_POINTS)
         return median * torch.tensor(self.multipliers, dtype=x.dtype, device=x.device)
 
     def from_squared_distances(self, d2: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
@@ -85,7 +95,8 @@ class RBFMixture(Kernel):
     name = "rbf"
 
     def from_squared_distances(self, d2, scales):
-        return torch.exp(-d2[..., None] / (2 * scales**2)).sum(-1)
+        # A loop over the few scales keeps memory at one (m, n) matrix, not (m, n, scales).
+        return sum(torch.exp(-d2 / (2 * s**2)) for s in scales)
 
 
 class InverseMultiquadric(Kernel):
@@ -94,8 +105,7 @@ class InverseMultiquadric(Kernel):
     name = "imq"
 
     def from_squared_distances(self, d2, scales):
-        c = scales**2
-        return (c / (c + d2[..., None])).sum(-1)
+        return sum(s**2 / (s**2 + d2) for s in scales)
 
 
 class RationalQuadratic(Kernel):
@@ -110,9 +120,8 @@ class RationalQuadratic(Kernel):
         self.alphas = tuple(float(a) for a in alphas)
 
     def from_squared_distances(self, d2, scales):
-        alphas = torch.tensor(self.alphas, dtype=d2.dtype, device=d2.device)
         lengthscale = scales[0]
-        return (1 + d2[..., None] / (2 * alphas * lengthscale**2)).pow(-alphas).sum(-1)
+        return sum((1 + d2 / (2 * a * lengthscale**2)).pow(-a) for a in self.alphas)
 
 
 _CLASSES = {"rbf": RBFMixture, "imq": InverseMultiquadric, "rq": RationalQuadratic}

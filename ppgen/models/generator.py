@@ -1,0 +1,75 @@
+"""``Generator``: an implicit model ``x = g(z)``, ``z ~ N(0, I)``, with no likelihood.
+
+As a Pyro program the model draws ``z`` in the data plate and records the generated points with
+``pyro.deterministic("x", g(z))``; the data batch only sets how many points to generate. There is
+no density p(x) (it is singular whenever ``latent_dim < data_dim``) and no inference, so the guide
+is empty and no ELBO applies: a generator is trained by a two-sample loss between its ``"x"`` site
+and the data, ``fit(generator, data, loss="mmd")`` (GMMN, Li et al. 2015) or ``loss="gan"``
+(Goodfellow et al. 2014), see :mod:`ppgen.inference.losses`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyro
+import pyro.distributions as dist
+import torch
+
+from .base import GenerativeModel
+from .networks import mlp
+from .registry import register_model
+
+
+@register_model("generator")
+class Generator(GenerativeModel):
+    """Implicit generator x = g(z), z ~ N(0, I); trained by MMD (GMMN) or a GAN loss."""
+
+    likelihood = "implicit"
+
+    def __init__(
+        self,
+        data_dim: int,
+        latent_dim: int = 8,
+        hidden_dims: Sequence[int] = (256, 256, 256),
+        *,
+        name: str | None = None,
+    ):
+        super().__init__(data_dim, name=name)
+        if not isinstance(latent_dim, int) or latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+        self.latent_dim = latent_dim
+        self.hidden_dims = tuple(int(h) for h in hidden_dims)
+        self.network = mlp([latent_dim, *self.hidden_dims, data_dim])
+
+    def model(self, x: torch.Tensor) -> None:
+        # Only the batch size, dtype and device of x are used: nothing is observed.
+        zeros = x.new_zeros(len(x), self.latent_dim)
+        with pyro.plate(self.data_plate, len(x), dim=-1):
+            z = pyro.sample("z", dist.Normal(zeros, 1.0).to_event(1))
+            pyro.deterministic(self.observed_site, self.network(z), event_dim=1)
+
+    def guide(self, x: torch.Tensor) -> None:
+        """Empty: the latent noise is never inferred."""
+
+    @property
+    def has_exact_log_prob(self) -> bool:
+        return False
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(
+            "Generator is an implicit model: it has no likelihood, so no log_likelihood or ELBO "
+            "either; score its samples with ppgen.evaluation.kde_log_likelihood, mmd_test or "
+            "mode_coverage"
+        )
+
+    @torch.no_grad()
+    def sample(self, num_samples: int, **kwargs) -> torch.Tensor:
+        """``num_samples`` generated points, ``(num_samples, data_dim)``."""
+        if not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        z = torch.randn(num_samples, self.latent_dim, device=self.device, dtype=self.dtype)
+        return self.network(z)
+
+    def extra_repr(self) -> str:
+        return f"data_dim={self.data_dim}, latent_dim={self.latent_dim}"
