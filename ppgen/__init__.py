@@ -8,7 +8,15 @@ The public entry points: :func:`load_dataset`, the model classes in :mod:`ppgen.
 from .data import Dataset, load_dataset
 from .evaluation import compare
 from .inference import FitResult, fit
-from .models import PPCA, VAE, FactorAnalysis, FlowDensity, GenerativeModel, SigmoidBeliefNet
+from .models import (
+    PPCA,
+    VAE,
+    FactorAnalysis,
+    FlowDensity,
+    GenerativeModel,
+    Generator,
+    SigmoidBeliefNet,
+)
 
 __version__ = "0.1.0"
 
@@ -22,6 +30,7 @@ __all__ = [
     "FitResult",
     "FlowDensity",
     "GenerativeModel",
+    "Generator",
     "fit",
     "load_dataset",
 ]

@@ -1,25 +1,37 @@
 """Evaluation of fitted model/guide pairs: per-datapoint importance weights, ELBO,
 importance-sampled log-likelihood, bits per dimension, active units, reconstruction error,
-gradient-estimator statistics and estimator comparison."""
+gradient-estimator statistics and estimator comparison; and, for models judged by their samples
+(GANs, GMMNs), mode coverage, the MMD two-sample test, the memorization check and the kernel
+density score."""
 
 from .baselines import independent_bernoulli_log_lik
 from .bounds import bits_per_dim, elbo, log_likelihood
 from .compare import compare
 from .gradients import gradient_stats
 from .importance import log_importance_weights
+from .kde import kde_log_likelihood
 from .latents import active_units, latent_activity, posterior_mean
+from .memorization import memorization_check, nearest_neighbour_distances
+from .modes import mode_coverage
 from .reconstruction import reconstruction_error
+from .two_sample import TwoSampleTest, mmd_test
 
 __all__ = [
+    "TwoSampleTest",
     "active_units",
     "bits_per_dim",
     "compare",
     "elbo",
     "gradient_stats",
     "independent_bernoulli_log_lik",
+    "kde_log_likelihood",
     "latent_activity",
     "log_importance_weights",
     "log_likelihood",
+    "memorization_check",
+    "mmd_test",
+    "mode_coverage",
+    "nearest_neighbour_distances",
     "posterior_mean",
     "reconstruction_error",
 ]
