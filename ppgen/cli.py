@@ -13,6 +13,13 @@ import matplotlib
 matplotlib.use("Agg")  # the CLI writes figures to files; never needs a display
 
 
+#: Names that ``ppgen fit`` accepts besides registered models: a model trained by a custom loss.
+MODEL_PRESETS = {
+    "gmmn": ("generator", "mmd", "a Generator trained by MMD to the data (Li et al. 2015)"),
+    "gan": ("generator", "gan", "a Generator trained against a discriminator (non-saturating)"),
+}
+
+
 def _parse_options(pairs: list[str]) -> dict:
     """``["key=value", ...]`` -> dict, values read as Python literals where they parse."""
     options = {}
@@ -30,17 +37,24 @@ def _parse_options(pairs: list[str]) -> dict:
 def cmd_list(args) -> None:
     from .data import available_datasets
     from .inference import available_estimators
+    from .inference.losses import available_losses
     from .models import available_models
     from .models.flows import available_flows
 
     print("models:")
     for name, cls in available_models().items():
         print(f"  {name:16s} {cls.__doc__.strip().splitlines()[0]}")
+    print("presets (ppgen fit NAME = a model with its loss):")
+    for name, (model, loss, description) in MODEL_PRESETS.items():
+        print(f"  {name:16s} {description}: {model} --loss {loss}")
     print("flows (FlowDensity(flow=...), VAE guides and priors):")
     for name, description in available_flows().items():
         print(f"  {name:16s} {description}")
     print("estimators:")
     for name, description in available_estimators().items():
+        print(f"  {name:16s} {description}")
+    print("losses (ppgen fit MODEL --loss NAME; for models without a likelihood):")
+    for name, description in available_losses().items():
         print(f"  {name:16s} {description}")
     print("data sets:")
     for name, description in available_datasets().items():
@@ -54,7 +68,13 @@ def cmd_fit(args) -> None:
     from .models import get_model
     from .reporting import new_run_dir, save_model, score_model, write_figures, write_table
 
-    model_class = get_model(args.model)
+    model_name, loss = args.model, args.loss
+    if model_name in MODEL_PRESETS:
+        model_name, preset_loss, _ = MODEL_PRESETS[model_name]
+        loss = loss or preset_loss
+    if loss is not None and args.estimator != "trace":
+        raise ValueError("give --estimator or --loss, not both")
+    model_class = get_model(model_name)
     model_options = _parse_options(args.option)
     if args.latent_dim is not None:
         model_options["latent_dim"] = args.latent_dim
@@ -68,6 +88,7 @@ def cmd_fit(args) -> None:
         model,
         data,
         estimator=args.estimator,
+        loss=loss,
         num_particles=args.num_particles,
         steps=args.steps,
         epochs=args.epochs,
@@ -83,7 +104,8 @@ def cmd_fit(args) -> None:
         run_dir,
         model,
         {
-            "model": args.model,
+            "model": model_name,
+            "preset": args.model if args.model != model_name else None,
             "model_options": model_options,
             "data": args.data,
             "data_options": data_options,
@@ -91,7 +113,8 @@ def cmd_fit(args) -> None:
             "dequantize": args.dequantize,
             "drop_constant": args.drop_constant,
             "seed": args.seed,
-            "estimator": args.estimator,
+            "estimator": args.estimator if loss is None else None,
+            "loss": loss,
             "num_particles": args.num_particles,
             "lr": args.lr,
         },
@@ -193,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="models, estimators and data sets").set_defaults(func=cmd_list)
 
     p = sub.add_parser("fit", help="fit a model to a data set and write a run folder")
-    p.add_argument("model", help="a model name from `ppgen list`")
+    p.add_argument("model", help="a model or preset name from `ppgen list` (gmmn, gan...)")
     p.add_argument("--data", required=True, help="a data-set name from `ppgen list`")
     p.add_argument("--data-path", help="local path for data sets read from disk (mnist)")
     p.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE")
@@ -209,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="other model constructor options, e.g. --option hidden=[64,32]",
     )
     p.add_argument("--estimator", default="trace")
+    p.add_argument("--loss", help="a custom loss from `ppgen list` instead of an estimator")
     p.add_argument("--num-particles", type=int, default=1)
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int)

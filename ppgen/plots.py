@@ -24,7 +24,8 @@ def _axes(ax, figsize=(5, 3.5)):
 
 def plot_history(history: pd.DataFrame, *, ax=None, label: str | None = None, x: str = "step"):
     """Training loss (per data point) against ``x`` (``"step"`` or ``"wall_time"``), with the
-    validation loss and the validation log-likelihood's negative where they were logged."""
+    validation loss and the validation log-likelihood's negative where they were logged, each term
+    of a composed loss, and the discriminator's loss of an adversarial one."""
     fig, ax = _axes(ax)
     prefix = f"{label}: " if label else ""
     ax.plot(history[x], history["loss"], label=f"{prefix}train loss")
@@ -34,8 +35,13 @@ def plot_history(history: pd.DataFrame, *, ax=None, label: str | None = None, x:
     if "val_log_lik" in history:
         val = history.dropna(subset=["val_log_lik"])
         ax.plot(val[x], -val["val_log_lik"], "s--", ms=3, label=f"{prefix}validation -log p(x)")
+    # The terms of a composed loss, and the second player of an adversarial one.
+    for column in (c for c in history.columns if c.startswith("loss/")):
+        ax.plot(history[x], history[column], "--", lw=1, label=f"{prefix}{column[5:]}")
+    if "adversary_loss" in history:
+        ax.plot(history[x], history["adversary_loss"], label=f"{prefix}discriminator loss")
     ax.set_xlabel("wall time (s)" if x == "wall_time" else x)
-    ax.set_ylabel("nats per data point")
+    ax.set_ylabel("loss per data point (nats for an ELBO)")
     ax.legend(fontsize="small")
     return fig
 

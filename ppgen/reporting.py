@@ -22,7 +22,11 @@ from .evaluation import (
     active_units,
     bits_per_dim,
     elbo,
+    kde_log_likelihood,
     log_likelihood,
+    memorization_check,
+    mmd_test,
+    mode_coverage,
     reconstruction_error,
 )
 from .models import get_model
@@ -70,7 +74,10 @@ def score_model(
     """Per-split means, per data point: ``elbo`` (``num_samples`` draws), ``log_lik`` (exact, or
     importance-sampled with ``log_lik_samples``; 0 skips it) with its ``log_lik_method``,
     ``bits_per_dim`` for dequantized data, and for latent-variable models the number of
-    ``active_units`` and the ``reconstruction_nll`` ``E_q[-log p(x | z)]``."""
+    ``active_units`` and the ``reconstruction_nll`` ``E_q[-log p(x | z)]``. A model without a
+    likelihood gets :func:`score_samples` instead."""
+    if model.likelihood == "implicit":
+        return score_samples(model, data)
     rows = []
     for split in splits:
         x = getattr(data, split).to(model.device)
@@ -91,6 +98,47 @@ def score_model(
             row["reconstruction_nll"] = float(reconstruction_error(model, x, **kwargs).mean())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: Generated points scored by :func:`score_samples` (the mode-coverage convention for 2-D mixtures).
+NUM_SCORED_SAMPLES = 2500
+#: Candidate bandwidths of the kernel-density score, as multiples of Scott's rule.
+KDE_BANDWIDTH_FACTORS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+@torch.no_grad()
+def score_samples(
+    model: GenerativeModel, data: Dataset, num_samples: int = NUM_SCORED_SAMPLES
+) -> pd.DataFrame:
+    """Sample-based scores of a model without a likelihood (a Generator), one row for the test
+    split: ``mmd2`` and its permutation ``mmd_p_value`` against up to 1000 test points, the
+    kernel-density ``kde_log_lik`` of the test points (bandwidth chosen on the val split), the
+    memorization check (``nn_distance_ratio``, ``copy_fraction``), and for 2-D Gaussian mixtures
+    ``modes_captured`` / ``high_quality_fraction`` of ``num_samples`` samples."""
+    from .evaluation.kde import scott_bandwidth
+
+    samples = model.sample(num_samples)
+    test, val = data.test.to(model.device), data.val.to(model.device)
+    shown = min(len(samples), len(test), 1000)
+    test_result = mmd_test(samples[:shown], test[:shown], num_permutations=200)
+    scott = scott_bandwidth(samples)
+    candidates = [factor * scott for factor in KDE_BANDWIDTH_FACTORS]
+    kde = kde_log_likelihood(samples, test, bandwidth=candidates, validation=val)
+    memorization = memorization_check(samples, data.train.to(model.device), test)
+    row = {
+        "split": "test",
+        "mmd2": test_result.statistic,
+        "mmd_p_value": test_result.p_value,
+        "kde_log_lik": float(kde.mean()),
+        "nn_distance_ratio": memorization["ratio"],
+        "copy_fraction": memorization["copy_fraction"],
+    }
+    if "centers" in data.meta:
+        coverage = mode_coverage(samples, data.meta["centers"], data.meta["std"])
+        row["modes_captured"] = coverage["modes_captured"]
+        row["num_modes"] = coverage["num_modes"]
+        row["high_quality_fraction"] = coverage["high_quality_fraction"]
+    return pd.DataFrame([row])
 
 
 def save_model(run_dir: Path, model: GenerativeModel, config: dict) -> None:
@@ -137,8 +185,9 @@ def write_figures(model: GenerativeModel, data: Dataset, run_dir: Path, history=
     Always the loss curve (given a ``history``). Image data: a sample grid (one row per class for a
     conditional model); for models with an ``encode`` / ``decode`` pair (VAE) also
     reconstructions, latent interpolations, the posterior means coloured by class and, with two
-    latent dimensions, the decoded latent grid. 2-D data: the model's density next to the data
-    and the true density where the data set knows it, and the model's samples over the data.
+    latent dimensions, the decoded latent grid. 2-D data: the model's density (for a model without
+    a likelihood, a kernel density estimate of its samples) next to the data and the true density
+    where the data set knows it, and the model's samples over the data.
     """
     from .plots import (
         image_grid,
@@ -187,7 +236,20 @@ def write_figures(model: GenerativeModel, data: Dataset, run_dir: Path, history=
             if model.latent_dim == 2:
                 save(plot_latent_manifold(model, *images), "latent_manifold.png")
     if data.num_features == 2:
-        densities = {"model density": model.log_prob} if model.has_exact_log_prob else {}
+        if model.has_exact_log_prob:
+            densities = {"model density": model.log_prob}
+        else:  # a kernel density estimate of the model's samples, bandwidth chosen on val
+            from .evaluation.kde import scott_bandwidth
+
+            samples = model.sample(NUM_SCORED_SAMPLES)
+            scott = scott_bandwidth(samples)
+            candidates = [factor * scott for factor in KDE_BANDWIDTH_FACTORS]
+            val = data.val.to(model.device)
+
+            def sample_density(points):
+                return kde_log_likelihood(samples, points, candidates, validation=val)
+
+            densities = {"density of samples (KDE)": sample_density}
         if data.log_density is not None:
             densities["true density"] = data.log_density
         if densities:

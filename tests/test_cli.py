@@ -63,6 +63,9 @@ def test_fit_writes_a_run_folder(tmp_path, capsys):
         (["fit", "fa", "--data", "digits", "--steps", "2"], "zero-variance"),
         (["fit", "ppca", "--data", "moons", "--estimator", "nope"], "unknown estimator"),
         (["fit", "ppca", "--data", "moons", "--option", "latent_dim=9"], "latent_dim"),
+        (["fit", "gmmn", "--data", "ring8", "--loss", "mdm"], "unknown loss 'mdm'"),
+        (["fit", "generator", "--data", "ring8", "--steps", "2"], "no likelihood"),
+        (["fit", "gmmn", "--data", "ring8", "--estimator", "iwae"], "--estimator or --loss"),
     ],
 )
 def test_errors_are_reported_not_raised(tmp_path, capsys, argv, words):
@@ -84,6 +87,9 @@ def test_demo_quick_writes_the_report(tmp_path, capsys):
     assert "Gradient estimators on a sigmoid belief net" in report
     assert "VAE and IWAE on binarized digits" in report
     assert "Normalizing flows on two moons" in report
+    assert "GMMN and GAN on a ring of 8" in report
+    adversarial = pd.read_csv(tmp_path / "demo" / "adversarial_ring8.csv")
+    assert adversarial["modes captured"].str.endswith("/ 8").all() and len(adversarial) == 2
     vae = pd.read_csv(tmp_path / "demo" / "vae_vs_iwae.csv")
     assert vae["model"].tolist() == ["VAE (ELBO), K=5", "IWAE, K=5"]
     flows = pd.read_csv(tmp_path / "demo" / "flows_moons.csv")
@@ -102,6 +108,7 @@ def test_demo_quick_writes_the_report(tmp_path, capsys):
         "vae_samples",
         "vae_reconstructions",
         "flows_moons",
+        "adversarial_ring8",
     ):
         assert (tmp_path / "demo" / f"{figure}.png").exists()
 
@@ -169,3 +176,23 @@ def test_fit_flow_on_a_toy_set_and_exact_evaluate(tmp_path):
 def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "not a ppgen run folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("preset, data", [("gmmn", "ring8"), ("gan", "grid25")])
+def test_fit_presets_write_sample_scores_and_figures(tmp_path, preset, data):
+    """`ppgen fit gmmn|gan`: a Generator trained by its loss; metrics are sample-based (modes
+    captured out of the mixture's modes), figures show samples, their density and both losses."""
+    out = tmp_path / preset
+    argv = ["fit", preset, "--data", data, "--steps", "20", "--option", "hidden_dims=[16]"]
+    assert main(argv + ["--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    for name in ("density", "samples", "loss"):
+        assert (out / f"{name}.png").exists(), name
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert metrics["num_modes"].item() == {"ring8": 8, "grid25": 25}[data]
+    assert 0 <= metrics["modes_captured"].item() <= metrics["num_modes"].item()
+    assert 0 < metrics["mmd_p_value"].item() <= 1
+    history = pd.read_csv(out / "history.csv")
+    assert ("adversary_loss" in history) == (preset == "gan")
+    assert main(["evaluate", str(out), "--device", "cpu"]) == 0
+    again = pd.read_csv(out / "evaluation.csv")
+    assert again["num_modes"].item() == metrics["num_modes"].item()

@@ -13,12 +13,19 @@ from pathlib import Path
 import torch
 
 from ..reporting import new_run_dir
+from .adversarial import adversarial_section
 from .estimators import estimator_section
 from .flows import flow_section
 from .linear_factor import linear_factor_section
 from .vae import vae_section
 
-SECTIONS = [linear_factor_section, estimator_section, vae_section, flow_section]
+SECTIONS = [
+    linear_factor_section,
+    estimator_section,
+    vae_section,
+    flow_section,
+    adversarial_section,
+]
 
 
 def run_demo(out: str | Path | None = None, quick: bool = False, progress: bool = True) -> Path:

@@ -36,7 +36,10 @@ def resolve_objective(
             return get_loss(loss), loss
         if not callable(loss):
             raise TypeError(f"loss must be callable as loss(model, guide, *args), got {loss!r}")
-        return as_loss(loss), _name_of(loss)
+        composed = as_loss(loss)
+        if max_plate_nesting is not None:
+            composed.set_max_plate_nesting(max_plate_nesting)
+        return composed, _name_of(loss)
     if isinstance(estimator, ELBO):
         if num_particles != 1:
             raise ValueError("set num_particles on the ELBO object itself, not in fit()")
@@ -47,6 +50,8 @@ def resolve_objective(
             estimator,
         )
     if isinstance(estimator, Loss):
+        if max_plate_nesting is not None:
+            estimator.set_max_plate_nesting(max_plate_nesting)
         return estimator, estimator.name
     if callable(estimator):  # an estimator object, e.g. get_estimator("tracegraph", ...)
         return ELBOLoss(estimator), _name_of(estimator)

@@ -61,6 +61,13 @@ class Loss:
     def adversary_loss(self, model, guide, x: torch.Tensor, **kwargs) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} has no adversary")
 
+    def adversary_optimizer(self, lr: float) -> torch.optim.Optimizer:
+        """The adversary's optimizer, given the model's learning rate."""
+        return torch.optim.Adam(list(self.adversary_parameters()), lr=lr)
+
+    def set_max_plate_nesting(self, max_plate_nesting: int) -> None:
+        """Tell ELBO terms the model's plate nesting (so that Pyro need not guess it)."""
+
     def state_dict(self) -> dict:
         return {}
 
@@ -117,6 +124,10 @@ class ELBOLoss(Loss):
 
     def __call__(self, model, guide, x, **kwargs):
         return self._loss(model, guide, x, **kwargs)
+
+    def set_max_plate_nesting(self, max_plate_nesting):
+        if getattr(self.estimator, "max_plate_nesting", None) in (None, float("inf")):
+            self.estimator.max_plate_nesting = max_plate_nesting
 
     def parameters(self):
         return getattr(self.estimator, "parameters", lambda: iter(()))()
@@ -203,6 +214,12 @@ class ScaledLoss(Loss):
     def adversary_parameters(self):
         return self.term.adversary_parameters()
 
+    def adversary_optimizer(self, lr):
+        return self.term.adversary_optimizer(lr)
+
+    def set_max_plate_nesting(self, max_plate_nesting):
+        self.term.set_max_plate_nesting(max_plate_nesting)
+
     def state_dict(self):
         return self.term.state_dict()
 
@@ -224,11 +241,11 @@ class SumLoss(Loss):
             flat.extend(term.terms if isinstance(term, SumLoss) else [term])
         self.terms = flat
         self.name = " + ".join(t.name for t in flat)
-        adversarial = [t for t in flat if t.adversary_steps]
-        if len({t.adversary_steps for t in adversarial}) > 1:
+        adversarial = [t.name for t in flat if t.adversary_steps]
+        if len(adversarial) > 1:
             raise ValueError(
-                "adversarial terms of one loss must take the same number of adversary steps, got "
-                + ", ".join(f"{t.name}: {t.adversary_steps}" for t in adversarial)
+                f"a loss can have one adversarial term, got {len(adversarial)}: "
+                + ", ".join(adversarial)
             )
         self._parts: dict[str, torch.Tensor] = {}
 
@@ -262,10 +279,18 @@ class SumLoss(Loss):
         return itertools.chain.from_iterable(t.adversary_parameters() for t in self.terms)
 
     def adversary_loss(self, model, guide, x, **kwargs):
-        values = [
-            t.adversary_loss(model, guide, x, **kwargs) for t in self.terms if t.adversary_steps
-        ]
-        return torch.stack(values).sum()
+        return self._adversarial_term().adversary_loss(model, guide, x, **kwargs)
+
+    def adversary_optimizer(self, lr):
+        return self._adversarial_term().adversary_optimizer(lr)
+
+    def _adversarial_term(self) -> Loss:
+        (term,) = [t for t in self.terms if t.adversary_steps]
+        return term
+
+    def set_max_plate_nesting(self, max_plate_nesting):
+        for term in self.terms:
+            term.set_max_plate_nesting(max_plate_nesting)
 
     def state_dict(self):
         return {"terms": [t.state_dict() for t in self.terms]}

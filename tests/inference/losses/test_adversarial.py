@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from ppgen import VAE, fit
 from ppgen.inference.checkpoint import load_checkpoint
-from ppgen.inference.losses import AdversarialLoss, Discriminator, get_loss
+from ppgen.inference.losses import AdversarialLoss, Discriminator, elbo, get_loss
 from ppgen.models import Generator
 
 GENERATED = torch.tensor([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]])
@@ -183,3 +183,23 @@ def test_bad_options():
         get_loss("gan", steps=3)
     with pytest.raises(ValueError, match="pairs real and generated"):
         AdversarialLoss("wgan-gp", discriminator=linear_critic())._penalty(DATA, GENERATED[:2])
+
+
+def test_fit_trains_an_adversarial_autoencoder_with_both_optimizers():
+    """ELBO + adversarial regularizer through fit: the discriminator is trained (its parameters
+    receive gradients), each term is logged, and the decoder is trained by the ELBO term."""
+    torch.manual_seed(0)
+    vae = VAE(6, latent_dim=2, hidden_dims=(8,), likelihood="gaussian")
+    loss = elbo("trace") + 10 * AdversarialLoss(site="z", target="prior", hidden_dims=(8,))
+    x = torch.randn(256, 6)
+    decoder_before = [p.detach().clone() for p in vae.decoder.parameters()]
+    result = fit(vae, x, loss=loss, steps=30, batch_size=64, progress=False)
+    critic = loss.terms[1].term.discriminator
+    assert critic is not None and all(p.grad is not None for p in critic.parameters())
+    assert {"loss/trace", "loss/10*gan_prior", "adversary_loss"} <= set(result.history.columns)
+    assert all(not torch.equal(a, b) for a, b in zip(decoder_before, vae.decoder.parameters()))
+
+
+def test_one_adversarial_term_per_loss():
+    with pytest.raises(ValueError, match="one adversarial term"):
+        AdversarialLoss() + AdversarialLoss("wgan-gp")
