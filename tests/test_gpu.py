@@ -110,3 +110,34 @@ def test_flows_train_and_sample_on_cuda(flow):
     fit(model, data, steps=30, device="auto", progress=False)
     test = data.test.cuda()
     assert model.log_prob(test).is_cuda and model.sample(5).is_cuda
+
+
+@pytest.mark.parametrize("loss", ["mmd", "gan", "wgan-gp"])
+def test_generator_losses_train_and_score_on_cuda(loss):
+    """Generator, discriminator, kernels and the sample scores all stay on the GPU."""
+    from ppgen import Generator
+    from ppgen.evaluation import kde_log_likelihood, mmd_test, mode_coverage
+
+    data = load_dataset("ring8")
+    torch.manual_seed(0)
+    generator = Generator(2, latent_dim=2, hidden_dims=(64, 64))
+    result = fit(generator, data, loss=loss, steps=200, batch_size=256, progress=False)
+    assert result.device.type == "cuda" and next(generator.parameters()).is_cuda
+    samples = generator.sample(500)
+    assert samples.is_cuda
+    test = data.test[:500].cuda()
+    assert 0 < mmd_test(samples, test, num_permutations=50).p_value <= 1
+    assert kde_log_likelihood(samples, test, bandwidth=0.1).is_cuda
+    assert mode_coverage(samples, data.meta["centers"], data.meta["std"])["num_modes"] == 8
+
+
+def test_info_vae_composed_loss_on_cuda():
+    from ppgen import VAE
+    from ppgen.inference.losses import MMDLoss, elbo
+
+    data = load_dataset("digits", binarize="threshold")
+    torch.manual_seed(0)
+    vae = VAE(64, latent_dim=4, hidden_dims=(32,))
+    loss = elbo("trace") + 10 * MMDLoss(site="z", target="prior")
+    result = fit(vae, data, loss=loss, steps=50, progress=False)
+    assert result.device.type == "cuda" and "loss/10*mmd_prior" in result.history
