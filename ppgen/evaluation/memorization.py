@@ -14,13 +14,20 @@ import torch
 
 from ..validation import check_data
 
+#: torch.cdist without the |x|^2 + |y|^2 - 2xy shortcut, which is inexact for small distances.
+EXACT = "donot_use_mm_for_euclid_dist"
+
 #: Rows per distance block, so that memory stays at this many rows times the training size.
 CHUNK = 1024
 
 
 def nearest_neighbour_distances(points: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Euclidean distance from each row of ``points`` to its nearest row of ``reference``."""
-    return torch.cat([torch.cdist(c, reference).min(1).values for c in points.split(CHUNK)])
+    # Direct differences, not the matrix-product shortcut: that loses float32 precision on
+    # distances much smaller than the points' norms (tight modes away from the origin).
+    return torch.cat(
+        [torch.cdist(c, reference, compute_mode=EXACT).min(1).values for c in points.split(CHUNK)]
+    )
 
 
 def memorization_check(

@@ -49,9 +49,14 @@ def test_mode_coverage_bad_input():
     assert no_hit["modes_captured"] == 0 and math.isnan(no_hit["kl_from_uniform"])
 
 
-def test_memorization_check_tells_copies_from_fresh_samples():
+@pytest.mark.parametrize("offset, scale", [(0.0, 1.0), (10.0, 0.001)])
+def test_memorization_check_tells_copies_from_fresh_samples(offset, scale):
+    """Also for a tight cluster far from the origin, where float32 distances by the matrix-product
+    shortcut lose all precision (regression: they came out 0 and hid everything)."""
     generator = torch.Generator().manual_seed(0)
-    train, held_out, fresh = (torch.randn(2000, 2, generator=generator) for _ in range(3))
+    train, held_out, fresh = (
+        offset + scale * torch.randn(2000, 2, generator=generator) for _ in range(3)
+    )
     copies = memorization_check(train[:500], train, held_out)
     assert copies["median_sample_distance"] == 0 and copies["copy_fraction"] == 1.0
     honest = memorization_check(fresh, train, held_out)
