@@ -66,8 +66,9 @@ class AdversarialLoss(Loss):
         adversary_steps: discriminator steps per model step (``k``; 5 is usual for WGAN-GP).
         adversary_lr: the discriminator's learning rate (default: the model's).
         gradient_penalty: the WGAN-GP weight ``lambda``.
-        betas: Adam's betas for both players (``fit`` applies them to the model's Adam too);
-            (0.5, 0.9) as in the WGAN-GP paper: a short momentum memory suits a moving target.
+        betas: Adam's betas for both players (``fit`` applies them to the model's Adam too). By
+            default (0.5, 0.9) for the logistic games (DCGAN's short momentum memory suits a
+            moving target) and (0, 0.9) for WGAN-GP, as in Gulrajani et al.'s Algorithm 1.
     """
 
     def __init__(
@@ -80,7 +81,7 @@ class AdversarialLoss(Loss):
         adversary_steps: int = 1,
         adversary_lr: float | None = None,
         gradient_penalty: float = 10.0,
-        betas: tuple[float, float] = (0.5, 0.9),
+        betas: tuple[float, float] | None = None,
     ):
         check_name(kind, KINDS, "adversarial loss kind")
         self.kind, self.site, self.target = kind, site, check_target(target)
@@ -97,8 +98,8 @@ class AdversarialLoss(Loss):
         self.adversary_steps = adversary_steps
         self.adversary_lr = adversary_lr
         self.gradient_penalty = gradient_penalty
-        self.betas = betas
-        self.optimizer_options = {"betas": betas}
+        self.betas = betas if betas is not None else (0.0, 0.9) if kind == "wgan-gp" else (0.5, 0.9)
+        self.optimizer_options = {"betas": self.betas}
         self.name = {"nonsaturating": "gan", "minimax": "minimax-gan", "wgan-gp": "wgan-gp"}[kind]
         if target == "prior":
             self.name = f"{self.name}_prior"

@@ -131,3 +131,23 @@ def test_site_errors_name_the_problem(digits):
         MMDLoss(site="x")(vae.model, vae.guide, x)
     with pytest.raises(ValueError, match="no sample site 'w'"):
         MMDLoss(site="w", target="prior")(vae.model, vae.guide, x)
+
+
+def test_mmd_in_an_embedding_space_compares_embedded_samples():
+    """GMMN in an autoencoder's code space: both samples pass through ``embed`` first, and the
+    embedding's parameters are not the model's (fit does not train them)."""
+    torch.manual_seed(0)
+    encoder = torch.nn.Linear(2, 3)
+    generator, data = Generator(2, hidden_dims=(8,)), torch.randn(64, 2)
+    loss = MMDLoss(embed=encoder, scales=(1.0,))
+    pyro.set_rng_seed(0)
+    value = loss(generator.model, generator.guide, data)
+    pyro.set_rng_seed(0)
+    generated = pyro.poutine.trace(generator.model).get_trace(data).nodes["x"]["value"]
+    expected = 64 * mmd2(encoder(generated), encoder(data), scales=(1.0,))
+    assert torch.allclose(value, expected)
+    before = [p.detach().clone() for p in encoder.parameters()]
+    fit(generator, data, loss=loss, steps=5, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, encoder.parameters()))
+    with pytest.raises(TypeError, match="embed must be callable"):
+        MMDLoss(embed=3)
