@@ -1,1 +1,6 @@
-"""Posterior analysis in ArviZ (InferenceData export, PSIS diagnostics); filled in by its issue."""
+"""Posterior analysis in ArviZ: a fitted model/guide pair as ``InferenceData``
+(:func:`to_inference_data`)."""
+
+from .inference_data import to_inference_data
+
+__all__ = ["to_inference_data"]

@@ -1,0 +1,210 @@
+"""``to_inference_data``: a fitted model/guide pair as an ArviZ ``InferenceData``.
+
+ArviZ's ``from_pyro`` reads MCMC runs only. For SVI, the posterior is the guide: ``num_samples``
+draws ``z_s ~ q(z | x)`` are taken in one vectorized pass (a plate over samples left of the
+model's plates), the model is replayed on them, and the groups are filled from the two traces:
+
+- ``posterior``: every latent site of the guide, with a ``chain`` of length 1 and ``draw`` for the
+  samples. A site inside the data plate gets that plate's name as its observation dimension;
+  event dimensions are ``<site>_dim_<k>``.
+- ``log_likelihood``: ``log p(x_n | z_s)`` of each observed site, per data point (summed over the
+  site's event and inner dimensions), shape ``(chain, draw, <data plate>)``.
+- ``posterior_predictive``: each observed site redrawn from the model given ``z_s``.
+- ``observed_data``: the data; ``prior`` (optional): latents drawn from the model alone.
+- ``sample_stats["log_weight"]``: the log importance weights ``log p(x, z_s) - log q(z_s | x)``,
+  per data point when every latent is local (``(chain, draw, <data plate>)``), else of the whole
+  batch (``(chain, draw)``).
+
+Parameters fitted by SVI are point estimates and appear nowhere in the posterior: only sample
+sites do (``attrs["point_estimates"]`` says so).
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pyro.poutine as poutine
+import torch
+
+from ..evaluation.importance import SAMPLE_PLATE, plate_nesting, scored_trace, vectorize
+from ..models.base import GenerativeModel, split_pair
+from ..validation import check_data
+
+SAMPLE_DIM_NAME = "draw"
+
+
+@torch.no_grad()
+def to_inference_data(
+    model,
+    x: torch.Tensor,
+    num_samples: int = 500,
+    *,
+    prior: bool = False,
+    dims: dict | None = None,
+    coords: dict | None = None,
+    **kwargs,
+) -> az.InferenceData:
+    """An ``InferenceData`` for a model/guide pair on data ``x`` (see the module docstring).
+
+    Args:
+        model: a :class:`~ppgen.models.GenerativeModel` or a ``(model, guide)`` pair of Pyro
+            callables taking the data batch, with the observations in a plate (named ``"data"``
+            for plain functions).
+        x: the data ``(num_points, num_features)``.
+        num_samples: guide draws (ArviZ's ``draw`` dimension; one chain).
+        prior: also draw ``num_samples`` latents from the model's prior (the ``prior`` group).
+        dims, coords: ArviZ's, overriding the names ppgen derives from the plates.
+        kwargs: passed to model and guide (e.g. ``y=`` labels).
+    """
+    model_fn, guide_fn, data_plate, nesting = split_pair(model)
+    if isinstance(model, GenerativeModel):
+        x = model.check_data(x, "x")
+    else:
+        x = check_data(x, name="x")
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    if nesting is None:
+        nesting = plate_nesting(model_fn, guide_fn, x, **kwargs)
+    sample_dim = -nesting - 1
+
+    guide_trace = scored_trace(vectorize(guide_fn, num_samples, sample_dim), x, **kwargs)
+    model_trace = scored_trace(
+        vectorize(model_fn, num_samples, sample_dim), x, guide_trace, **kwargs
+    )
+    latents = _latent_sites(guide_trace)
+    observed = [n for n, s in model_trace.nodes.items() if _is_observed(s)]
+    if not observed:
+        raise ValueError("the model has no observed sample site: nothing to analyse")
+
+    derived_dims: dict[str, list[str]] = {}
+    posterior = {
+        name: _site_array(guide_trace.nodes[name], sample_dim, data_plate, derived_dims, name)
+        for name in latents
+    }
+    log_likelihood, predictive = {}, {}
+    replayed = poutine.replay(poutine.uncondition(model_fn), trace=guide_trace)
+    predictive_trace = poutine.trace(vectorize(replayed, num_samples, sample_dim)).get_trace(
+        x, **kwargs
+    )
+    for name in observed:
+        site = model_trace.nodes[name]
+        log_likelihood[name] = _per_point(site, sample_dim, data_plate, len(x))[None]
+        derived_dims.setdefault(name, [data_plate])
+        predictive[name] = _site_array(
+            predictive_trace.nodes[name], sample_dim, data_plate, derived_dims, name, keep=True
+        )
+    # The log-likelihood arrays carry only the data dimension, unlike the predictive draws.
+    log_lik_dims = {name: [data_plate] for name in observed}
+
+    all_local = all(
+        data_plate in {f.name for f in guide_trace.nodes[n]["cond_indep_stack"]} for n in latents
+    )
+    log_w = _log_weight(model_trace, guide_trace, sample_dim, data_plate, len(x), all_local)
+    sample_stats = {"log_weight": log_w[None]}
+    stats_dims = {"log_weight": [data_plate]} if all_local else {}
+
+    prior_group = None
+    if prior:
+        prior_trace = poutine.trace(
+            vectorize(poutine.uncondition(model_fn), num_samples, sample_dim)
+        ).get_trace(x, **kwargs)
+        prior_group = {
+            name: _site_array(prior_trace.nodes[name], sample_dim, data_plate, {}, name)
+            for name in latents
+        }
+
+    dims = {**derived_dims, **(dims or {})}
+    observed_data = {name: _numpy(model_trace.nodes[name]["value"]) for name in observed}
+    data = az.from_dict(
+        posterior=posterior or None,
+        posterior_predictive=predictive,
+        log_likelihood=log_likelihood,
+        observed_data=observed_data,
+        sample_stats=sample_stats,
+        prior=prior_group,
+        dims=dims,
+        coords=coords,
+        attrs={
+            "inference": "SVI: posterior draws from the guide, one chain",
+            "point_estimates": "parameters fitted by SVI are point estimates, not in posterior",
+        },
+    )
+    # from_dict applies one dims mapping to every group: fix the log-likelihood's and weights'.
+    data.log_likelihood = az.from_dict(
+        log_likelihood=log_likelihood, dims=log_lik_dims, coords=coords
+    ).log_likelihood
+    data.sample_stats = az.from_dict(
+        sample_stats=sample_stats, dims=stats_dims, coords=coords
+    ).sample_stats
+    return data
+
+
+def _latent_sites(trace) -> list[str]:
+    return [n for n, s in trace.nodes.items() if s["type"] == "sample" and not s["is_observed"]]
+
+
+def _is_observed(site) -> bool:
+    return (
+        site["type"] == "sample"
+        and site["is_observed"]
+        and not site["infer"].get("_deterministic", False)
+    )
+
+
+def _numpy(value: torch.Tensor) -> np.ndarray:
+    return value.detach().cpu().numpy()
+
+
+def _site_array(site, sample_dim, data_plate, dims, name, keep=False) -> np.ndarray:
+    """A site's value as ``(chain=1, draw, <plates>, <event>)``, the data plate first among the
+    plates and broadcast (size-1) plate dimensions dropped; registers the dimension names."""
+    value, event_dim = site["value"], site["fn"].event_dim
+    batch_ndim = -sample_dim  # the sample axis and the model's plates
+    value = value.reshape((1,) * (batch_ndim + event_dim - value.dim()) + value.shape)
+    frames = {f.dim: f.name for f in site["cond_indep_stack"] if f.name != SAMPLE_PLATE}
+    plates = sorted(
+        (
+            (frames[axis - batch_ndim], axis)
+            for axis in range(1, batch_ndim)
+            if axis - batch_ndim in frames
+        ),
+        key=lambda plate: plate[0] != data_plate,
+    )
+    kept = [0] + [axis for _, axis in plates]
+    dropped = [axis for axis in range(1, batch_ndim) if axis not in kept]
+    events = list(range(batch_ndim, batch_ndim + event_dim))
+    value = value.permute(*kept, *dropped, *events)
+    value = value.reshape(*value.shape[: len(kept)], *value.shape[len(kept) + len(dropped) :])
+    names = [plate for plate, _ in plates] + [f"{name}_dim_{k}" for k in range(event_dim)]
+    if names and (keep or name not in dims):
+        dims[name] = names
+    return _numpy(value)[None]
+
+
+def _per_point(site, sample_dim, data_plate, num_points) -> np.ndarray:
+    """``log_prob`` of a site summed to ``(draw, num_points)``."""
+    log_prob = site["log_prob"]
+    log_prob = log_prob.reshape((1,) * (-sample_dim - log_prob.dim()) + log_prob.shape)
+    frames = {f.name: f.dim for f in site["cond_indep_stack"]}
+    if data_plate not in frames:
+        raise ValueError(f"observed site {site['name']!r} is outside the plate {data_plate!r}")
+    log_prob = log_prob.movedim(sample_dim, 0).movedim(frames[data_plate], -1)
+    return _numpy(log_prob.reshape(log_prob.shape[0], -1, num_points).sum(1))
+
+
+def _log_weight(model_trace, guide_trace, sample_dim, data_plate, num_points, per_point):
+    """``log p(x, z) - log q(z | x)`` per draw (and per data point when every latent is local)."""
+    from ..evaluation.importance import per_datapoint
+
+    if per_point:
+        log_p = per_datapoint(model_trace, data_plate, sample_dim, num_points)
+        log_q = per_datapoint(guide_trace, data_plate, sample_dim, num_points)
+        return _numpy(log_p - log_q)
+    total = 0.0
+    for trace, sign in ((model_trace, 1.0), (guide_trace, -1.0)):
+        for site in trace.nodes.values():
+            if site["type"] == "sample":
+                log_prob = site["log_prob"]
+                log_prob = log_prob.reshape((1,) * (-sample_dim - log_prob.dim()) + log_prob.shape)
+                total = total + sign * log_prob.reshape(log_prob.shape[0], -1).sum(1)
+    return _numpy(total)

@@ -1,0 +1,109 @@
+"""``to_inference_data``: groups, dimensions and values against direct computation, a netCDF round
+trip, a user's plain Pyro functions with a global latent, and clear errors."""
+
+import arviz as az
+import numpy as np
+import pyro
+import pyro.distributions as dist
+import pytest
+import torch
+from pyro.infer.autoguide import AutoNormal
+
+from ppgen import PPCA, load_dataset
+from ppgen.analysis import to_inference_data
+
+
+@pytest.fixture(scope="module")
+def ppca_data():
+    data = load_dataset("linear_gaussian", num_train=200)
+    torch.manual_seed(0)
+    return PPCA(10, 3).init_from_data(data.train), data.test[:40]
+
+
+def test_groups_dims_and_shapes(ppca_data):
+    model, x = ppca_data
+    idata = to_inference_data(model, x, num_samples=30, prior=True)
+    assert set(idata.groups()) == {
+        "posterior",
+        "posterior_predictive",
+        "log_likelihood",
+        "observed_data",
+        "sample_stats",
+        "prior",
+    }
+    assert idata.posterior["z"].dims == ("chain", "draw", "data", "z_dim_0")
+    assert idata.posterior["z"].shape == (1, 30, 40, 3)
+    assert idata.log_likelihood["x"].dims == ("chain", "draw", "data")
+    assert idata.posterior_predictive["x"].shape == (1, 30, 40, 10)
+    assert idata.sample_stats["log_weight"].dims == ("chain", "draw", "data")
+    assert idata.prior["z"].shape == (1, 30, 40, 3)
+    np.testing.assert_array_equal(idata.observed_data["x"].values, x.numpy())
+
+
+def test_values_match_a_direct_computation(ppca_data):
+    """Each pointwise log-likelihood is log N(x_n; W z_sn + b, sigma^2 I) at the stored posterior
+    draw; each log weight adds log p(z) - log q(z | x) to it."""
+    model, x = ppca_data
+    idata = to_inference_data(model, x, num_samples=20)
+    z = torch.as_tensor(idata.posterior["z"].values[0])  # (draws, points, 3)
+    with torch.no_grad():
+        loc = z @ model.W.T + model.b
+        log_lik = dist.Normal(loc, model.noise_variance().sqrt()).log_prob(x).sum(-1)
+        log_prior = dist.Normal(0.0, 1.0).log_prob(z).sum(-1)
+        log_q = model.variational_posterior(x).log_prob(z)
+    np.testing.assert_allclose(idata.log_likelihood["x"].values[0], log_lik.numpy(), rtol=1e-5)
+    weight = (log_lik + log_prior - log_q).numpy()
+    np.testing.assert_allclose(idata.sample_stats["log_weight"].values[0], weight, rtol=1e-4)
+
+
+def test_netcdf_round_trip_is_unchanged(ppca_data, tmp_path):
+    model, x = ppca_data
+    idata = to_inference_data(model, x, num_samples=10, prior=True)
+    path = idata.to_netcdf(str(tmp_path / "run.nc"))
+    again = az.from_netcdf(path)
+    for group in idata.groups():
+        assert getattr(idata, group).equals(getattr(again, group)), group
+
+
+def test_a_users_plain_functions_with_a_global_latent():
+    pyro.clear_param_store()
+    torch.manual_seed(0)
+    x = torch.randn(25, 2) + 2.0
+
+    def model(data):
+        loc = pyro.sample("loc", dist.Normal(torch.zeros(2), 10.0).to_event(1))
+        with pyro.plate("data", len(data)):
+            pyro.sample("obs", dist.Normal(loc, 1.0).to_event(1), obs=data)
+
+    guide = AutoNormal(model)
+    guide(x)  # creates the guide's parameters
+    idata = to_inference_data((model, guide), x, num_samples=50)
+    assert idata.posterior["loc"].dims == ("chain", "draw", "loc_dim_0")
+    assert idata.sample_stats["log_weight"].dims == ("chain", "draw")  # one joint weight
+    loc = torch.as_tensor(idata.posterior["loc"].values[0])  # (draws, 2)
+    expected = dist.Normal(loc[:, None], 1.0).log_prob(x).sum(-1)
+    np.testing.assert_allclose(idata.log_likelihood["obs"].values[0], expected.numpy(), rtol=1e-5)
+    assert len(az.summary(idata, var_names=["loc"], kind="stats")) == 2
+
+
+def test_dims_and_coords_can_be_overridden(ppca_data):
+    model, x = ppca_data
+    idata = to_inference_data(
+        model,
+        x[:3],
+        num_samples=5,
+        dims={"z": ["image", "factor"]},
+        coords={"factor": ["a", "b", "c"]},
+    )
+    assert idata.posterior["z"].dims == ("chain", "draw", "image", "factor")
+    assert list(idata.posterior["factor"].values) == ["a", "b", "c"]
+
+
+def test_bad_input(ppca_data):
+    model, x = ppca_data
+    with pytest.raises(ValueError, match="num_samples"):
+        to_inference_data(model, x, num_samples=0)
+    with pytest.raises(ValueError, match="NaN"):
+        to_inference_data(model, torch.full_like(x, float("nan")))
+    with pytest.raises(ValueError, match="features per point"):
+        to_inference_data(model, x[:, :4])
