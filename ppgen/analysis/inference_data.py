@@ -26,7 +26,13 @@ import numpy as np
 import pyro.poutine as poutine
 import torch
 
-from ..evaluation.importance import SAMPLE_PLATE, plate_nesting, scored_trace, vectorize
+from ..evaluation.importance import (
+    SAMPLE_PLATE,
+    per_datapoint,
+    plate_nesting,
+    scored_trace,
+    vectorize,
+)
 from ..models.base import GenerativeModel, split_pair
 from ..validation import check_data
 
@@ -194,8 +200,6 @@ def _per_point(site, sample_dim, data_plate, num_points) -> np.ndarray:
 
 def _log_weight(model_trace, guide_trace, sample_dim, data_plate, num_points, per_point):
     """``log p(x, z) - log q(z | x)`` per draw (and per data point when every latent is local)."""
-    from ..evaluation.importance import per_datapoint
-
     if per_point:
         log_p = per_datapoint(model_trace, data_plate, sample_dim, num_points)
         log_q = per_datapoint(guide_trace, data_plate, sample_dim, num_points)
