@@ -106,6 +106,17 @@ NUM_SCORED_SAMPLES = 2500
 KDE_BANDWIDTH_FACTORS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
+def sample_kde(samples: torch.Tensor, data: Dataset):
+    """``points -> log p_kde(points)`` for the kernel density estimate of ``samples``, its
+    bandwidth chosen on ``data.val`` among multiples of Scott's rule."""
+    from .evaluation.kde import scott_bandwidth
+
+    scott = scott_bandwidth(samples)
+    candidates = [factor * scott for factor in KDE_BANDWIDTH_FACTORS]
+    val = data.val.to(samples.device)
+    return lambda points: kde_log_likelihood(samples, points, candidates, validation=val)
+
+
 @torch.no_grad()
 def score_samples(
     model: GenerativeModel, data: Dataset, num_samples: int = NUM_SCORED_SAMPLES
@@ -115,15 +126,11 @@ def score_samples(
     kernel-density ``kde_log_lik`` of the test points (bandwidth chosen on the val split), the
     memorization check (``nn_distance_ratio``, ``copy_fraction``), and for 2-D Gaussian mixtures
     ``modes_captured`` / ``high_quality_fraction`` of ``num_samples`` samples."""
-    from .evaluation.kde import scott_bandwidth
-
     samples = model.sample(num_samples)
-    test, val = data.test.to(model.device), data.val.to(model.device)
+    test = data.test.to(model.device)
     shown = min(len(samples), len(test), 1000)
     test_result = mmd_test(samples[:shown], test[:shown], num_permutations=200)
-    scott = scott_bandwidth(samples)
-    candidates = [factor * scott for factor in KDE_BANDWIDTH_FACTORS]
-    kde = kde_log_likelihood(samples, test, bandwidth=candidates, validation=val)
+    kde = sample_kde(samples, data)(test)
     memorization = memorization_check(samples, data.train.to(model.device), test)
     row = {
         "split": "test",
@@ -238,18 +245,10 @@ def write_figures(model: GenerativeModel, data: Dataset, run_dir: Path, history=
     if data.num_features == 2:
         if model.has_exact_log_prob:
             densities = {"model density": model.log_prob}
-        else:  # a kernel density estimate of the model's samples, bandwidth chosen on val
-            from .evaluation.kde import scott_bandwidth
-
-            samples = model.sample(NUM_SCORED_SAMPLES)
-            scott = scott_bandwidth(samples)
-            candidates = [factor * scott for factor in KDE_BANDWIDTH_FACTORS]
-            val = data.val.to(model.device)
-
-            def sample_density(points):
-                return kde_log_likelihood(samples, points, candidates, validation=val)
-
-            densities = {"density of samples (KDE)": sample_density}
+        else:  # a kernel density estimate of the model's samples
+            densities = {
+                "density of samples (KDE)": sample_kde(model.sample(NUM_SCORED_SAMPLES), data)
+            }
         if data.log_density is not None:
             densities["true density"] = data.log_density
         if densities:

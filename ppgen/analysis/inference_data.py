@@ -95,9 +95,8 @@ def to_inference_data(
     for name in observed:
         site = model_trace.nodes[name]
         log_likelihood[name] = _per_point(site, sample_dim, data_plate, len(x))[None]
-        derived_dims.setdefault(name, [data_plate])
         predictive[name] = _site_array(
-            predictive_trace.nodes[name], sample_dim, data_plate, derived_dims, name, keep=True
+            predictive_trace.nodes[name], sample_dim, data_plate, derived_dims, name
         )
     # The log-likelihood arrays carry only the data dimension, unlike the predictive draws.
     log_lik_dims = {name: [data_plate] for name in observed}
@@ -161,7 +160,7 @@ def _numpy(value: torch.Tensor) -> np.ndarray:
     return value.detach().cpu().numpy()
 
 
-def _site_array(site, sample_dim, data_plate, dims, name, keep=False) -> np.ndarray:
+def _site_array(site, sample_dim, data_plate, dims, name) -> np.ndarray:
     """A site's value as ``(chain=1, draw, <plates>, <event>)``, the data plate first among the
     plates and broadcast (size-1) plate dimensions dropped; registers the dimension names."""
     value, event_dim = site["value"], site["fn"].event_dim
@@ -182,7 +181,7 @@ def _site_array(site, sample_dim, data_plate, dims, name, keep=False) -> np.ndar
     value = value.permute(*kept, *dropped, *events)
     value = value.reshape(*value.shape[: len(kept)], *value.shape[len(kept) + len(dropped) :])
     names = [plate for plate, _ in plates] + [f"{name}_dim_{k}" for k in range(event_dim)]
-    if names and (keep or name not in dims):
+    if names:
         dims[name] = names
     return _numpy(value)[None]
 
