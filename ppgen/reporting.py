@@ -63,6 +63,52 @@ def has_latents(model: GenerativeModel, x: torch.Tensor, **kwargs) -> bool:
     return any(site["type"] == "sample" for site in trace.nodes.values())
 
 
+def global_latents(model: GenerativeModel, x: torch.Tensor) -> list[str]:
+    """The guide's sample sites outside the data plate (a Bayesian model's parameters)."""
+    trace = prune_subsample_sites(poutine.trace(model.guide).get_trace(x))
+    return [
+        name
+        for name, site in trace.nodes.items()
+        if site["type"] == "sample"
+        and model.data_plate not in {f.name for f in site["cond_indep_stack"]}
+    ]
+
+
+#: Guide draws of the global latents behind :func:`score_global_posterior`.
+NUM_POSTERIOR_DRAWS = 1000
+
+
+@torch.no_grad()
+def score_global_posterior(
+    model: GenerativeModel, data: Dataset, num_draws: int = NUM_POSTERIOR_DRAWS, splits=None
+) -> pd.DataFrame:
+    """Per-split scores of a model with global latents (BayesianPPCA): ``log_lik`` is the log
+    posterior-predictive density per data point, ``log (1/S) sum_s p(x_n | theta_s)`` over ``S``
+    guide draws of the globals with the local latents integrated out (``model.marginal_model``).
+    Per-datapoint ELBOs do not exist here (the globals' KL is shared by all points)."""
+    from .analysis import to_inference_data
+
+    if model.marginal_model is None:
+        raise ValueError(
+            f"{type(model).__name__} has global latents but no marginal_model: ppgen cannot score "
+            "it per data point"
+        )
+    rows = []
+    for split in splits or ("train", "val", "test"):
+        x = getattr(data, split).to(model.device)
+        idata = to_inference_data(model, x, num_draws, log_likelihood="marginal")
+        log_lik = torch.tensor(idata.log_likelihood[model.observed_site].values[0])
+        predictive = torch.logsumexp(log_lik, 0) - torch.log(torch.tensor(float(num_draws)))
+        rows.append(
+            {
+                "split": split,
+                "log_lik": float(predictive.mean()),
+                "log_lik_method": f"posterior predictive, {num_draws} guide draws",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 @torch.no_grad()
 def score_model(
     model: GenerativeModel,
@@ -78,6 +124,8 @@ def score_model(
     likelihood gets :func:`score_samples` instead."""
     if model.likelihood == "implicit":
         return score_samples(model, data)
+    if global_latents(model, data.train[:2].to(model.device)):
+        return score_global_posterior(model, data, splits=splits)
     rows = []
     for split in splits:
         x = getattr(data, split).to(model.device)

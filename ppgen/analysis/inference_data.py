@@ -7,19 +7,31 @@ model's plates), the model is replayed on them, and the groups are filled from t
 - ``posterior``: every latent site of the guide, with a ``chain`` of length 1 and ``draw`` for the
   samples. A site inside the data plate gets that plate's name as its observation dimension;
   event dimensions are ``<site>_dim_<k>``.
-- ``log_likelihood``: ``log p(x_n | z_s)`` of each observed site, per data point (summed over the
-  site's event and inner dimensions), shape ``(chain, draw, <data plate>)``.
+- ``log_likelihood``: per data point (summed over the site's event and inner dimensions) and
+  observed site, shape ``(chain, draw, <data plate>)``; ``attrs["log_likelihood"]`` says which
+  quantity it is:
+
+  - ``"marginal"`` (the default where the model has a ``marginal_model``: PPCA, factor analysis,
+    Bayesian PPCA): ``log p(x_n | theta_s)``, the local latents integrated out exactly and only the
+    global latents ``theta_s`` drawn from the guide. This is the quantity LOO and WAIC are defined
+    for. For a point-estimated PPCA every draw holds the same value, ``model.log_prob(x)``.
+  - ``"conditional"``: ``log p(x_n | z_s)`` at the guide's draws of every latent, local ones
+    included. LOO over it scores reconstructions, not the model, so ppgen's LOO refuses it.
 - ``posterior_predictive``: each observed site redrawn from the model given ``z_s``.
 - ``observed_data``: the data; ``prior`` (optional): latents drawn from the model alone.
 - ``sample_stats["log_weight"]``: the log importance weights ``log p(x, z_s) - log q(z_s | x)``,
   per data point when every latent is local (``(chain, draw, <data plate>)``), else of the whole
-  batch (``(chain, draw)``).
+  batch (``(chain, draw)``). With a marginal log-likelihood and global latents ``theta``,
+  ``sample_stats["log_weight_global"]`` adds ``log p(x, theta_s) - log q(theta_s)``: the weights of
+  the guide's global draws with the local latents integrated out.
 
 Parameters fitted by SVI are point estimates and appear nowhere in the posterior: only sample
 sites do (``attrs["point_estimates"]`` says so).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import arviz as az
 import numpy as np
@@ -48,6 +60,7 @@ def to_inference_data(
     prior: bool = False,
     dims: dict | None = None,
     coords: dict | None = None,
+    log_likelihood: str | Callable = "auto",
     **kwargs,
 ) -> az.InferenceData:
     """An ``InferenceData`` for a model/guide pair on data ``x`` (see the module docstring).
@@ -60,6 +73,9 @@ def to_inference_data(
         num_samples: guide draws (ArviZ's ``draw`` dimension; one chain).
         prior: also draw ``num_samples`` latents from the model's prior (the ``prior`` group).
         dims, coords: ArviZ's, overriding the names ppgen derives from the plates.
+        log_likelihood: ``"marginal"``, ``"conditional"`` (see the module docstring), ``"auto"``
+            (marginal where the model has a ``marginal_model``), or a Pyro program: a plain
+            model's own marginal, called like the model and replayed on the guide's draws.
         kwargs: passed to model and guide (e.g. ``y=`` labels).
     """
     model_fn, guide_fn, data_plate, nesting = split_pair(model)
@@ -77,6 +93,7 @@ def to_inference_data(
     model_trace = scored_trace(
         vectorize(model_fn, num_samples, sample_dim), x, guide_trace, **kwargs
     )
+    marginal_fn, log_lik_kind = _log_likelihood_program(model, log_likelihood)
     latents = _latent_sites(guide_trace)
     observed = [n for n, s in model_trace.nodes.items() if _is_observed(s)]
     if not observed:
@@ -87,26 +104,45 @@ def to_inference_data(
         name: _site_array(guide_trace.nodes[name], sample_dim, data_plate, derived_dims, name)
         for name in latents
     }
-    log_likelihood, predictive = {}, {}
+    log_likelihood_arrays, predictive = {}, {}
     replayed = poutine.replay(poutine.uncondition(model_fn), trace=guide_trace)
     predictive_trace = poutine.trace(vectorize(replayed, num_samples, sample_dim)).get_trace(
         x, **kwargs
     )
+    log_lik_trace = model_trace
+    if marginal_fn is not None:
+        log_lik_trace = scored_trace(
+            vectorize(marginal_fn, num_samples, sample_dim), x, guide_trace, **kwargs
+        )
     for name in observed:
-        site = model_trace.nodes[name]
-        log_likelihood[name] = _per_point(site, sample_dim, data_plate, len(x))[None]
+        if name not in log_lik_trace.nodes:
+            raise ValueError(f"the marginal model does not observe the site {name!r}")
+        site = log_lik_trace.nodes[name]
+        per_point = _per_point(site, sample_dim, data_plate, len(x))
+        log_likelihood_arrays[name] = np.broadcast_to(per_point, (num_samples, len(x)))[None]
         predictive[name] = _site_array(
             predictive_trace.nodes[name], sample_dim, data_plate, derived_dims, name
         )
     # The log-likelihood arrays carry only the data dimension, unlike the predictive draws.
     log_lik_dims = {name: [data_plate] for name in observed}
 
-    all_local = all(
-        data_plate in {f.name for f in guide_trace.nodes[n]["cond_indep_stack"]} for n in latents
-    )
+    local = {
+        n
+        for n in latents
+        if data_plate in {f.name for f in guide_trace.nodes[n]["cond_indep_stack"]}
+    }
+    all_local = len(local) == len(latents)
     log_w = _log_weight(model_trace, guide_trace, sample_dim, data_plate, len(x), all_local)
     sample_stats = {"log_weight": log_w[None]}
     stats_dims = {"log_weight": [data_plate]} if all_local else {}
+    global_sites = [n for n in latents if n not in local]
+    if marginal_fn is not None and global_sites:
+        # The weights of q(theta) alone against p(theta | x), the local latents integrated out:
+        # log p(x, theta_s) - log q(theta_s), what PSIS checks for the draws LOO reweights.
+        log_w_global = _summed_log_prob(log_lik_trace, sample_dim) - _summed_log_prob(
+            guide_trace, sample_dim, global_sites
+        )
+        sample_stats["log_weight_global"] = _numpy(log_w_global)[None]
 
     prior_group = None
     if prior:
@@ -123,7 +159,7 @@ def to_inference_data(
     data = az.from_dict(
         posterior=posterior or None,
         posterior_predictive=predictive,
-        log_likelihood=log_likelihood,
+        log_likelihood=log_likelihood_arrays,
         observed_data=observed_data,
         sample_stats=sample_stats,
         prior=prior_group,
@@ -132,16 +168,48 @@ def to_inference_data(
         attrs={
             "inference": "SVI: posterior draws from the guide, one chain",
             "point_estimates": "parameters fitted by SVI are point estimates, not in posterior",
+            "log_likelihood": log_lik_kind,
+            "global_latents": ",".join(global_sites),
         },
     )
     # from_dict applies one dims mapping to every group: fix the log-likelihood's and weights'.
     data.log_likelihood = az.from_dict(
-        log_likelihood=log_likelihood, dims=log_lik_dims, coords=coords
+        log_likelihood=log_likelihood_arrays, dims=log_lik_dims, coords=coords
     ).log_likelihood
     data.sample_stats = az.from_dict(
         sample_stats=sample_stats, dims=stats_dims, coords=coords
     ).sample_stats
     return data
+
+
+LOG_LIKELIHOOD_KINDS = {
+    "marginal": "marginal: log p(x_n | global latents), local latents integrated out exactly",
+    "conditional": "conditional: log p(x_n | z_s) at the guide's draws of every latent",
+}
+
+
+def _log_likelihood_program(model, choice) -> tuple[Callable | None, str]:
+    """The program whose observed sites give the log-likelihood (``None``: the model itself),
+    and the description stored in ``attrs["log_likelihood"]``."""
+    marginal = getattr(model, "marginal_model", None)
+    if callable(choice):
+        return choice, LOG_LIKELIHOOD_KINDS["marginal"] + " (user's marginal program)"
+    if choice == "auto":
+        choice = "marginal" if marginal is not None else "conditional"
+    if choice == "conditional":
+        return None, LOG_LIKELIHOOD_KINDS["conditional"]
+    if choice == "marginal":
+        if marginal is None:
+            raise ValueError(
+                f"{type(model).__name__} has no marginal_model (its local latents do not "
+                "integrate out in closed form); use log_likelihood='conditional' or pass your own "
+                "marginal program"
+            )
+        return marginal, LOG_LIKELIHOOD_KINDS["marginal"]
+    raise ValueError(
+        "log_likelihood must be 'auto', 'marginal', 'conditional' or a Pyro program, "
+        f"got {choice!r}"
+    )
 
 
 def _latent_sites(trace) -> list[str]:
@@ -187,8 +255,9 @@ def _site_array(site, sample_dim, data_plate, dims, name) -> np.ndarray:
 
 
 def _per_point(site, sample_dim, data_plate, num_points) -> np.ndarray:
-    """``log_prob`` of a site summed to ``(draw, num_points)``."""
-    log_prob = site["log_prob"]
+    """``log_prob`` of a site summed to ``(draw, num_points)`` (or ``(1, num_points)`` when it
+    does not depend on the draw), without the plate's subsampling scale."""
+    log_prob = site["unscaled_log_prob"]
     log_prob = log_prob.reshape((1,) * (-sample_dim - log_prob.dim()) + log_prob.shape)
     frames = {f.name: f.dim for f in site["cond_indep_stack"]}
     if data_plate not in frames:
@@ -203,11 +272,17 @@ def _log_weight(model_trace, guide_trace, sample_dim, data_plate, num_points, pe
         log_p = per_datapoint(model_trace, data_plate, sample_dim, num_points)
         log_q = per_datapoint(guide_trace, data_plate, sample_dim, num_points)
         return _numpy(log_p - log_q)
-    total = 0.0
-    for trace, sign in ((model_trace, 1.0), (guide_trace, -1.0)):
-        for site in trace.nodes.values():
-            if site["type"] == "sample":
-                log_prob = site["log_prob"]
-                log_prob = log_prob.reshape((1,) * (-sample_dim - log_prob.dim()) + log_prob.shape)
-                total = total + sign * log_prob.reshape(log_prob.shape[0], -1).sum(1)
-    return _numpy(total)
+    return _numpy(
+        _summed_log_prob(model_trace, sample_dim) - _summed_log_prob(guide_trace, sample_dim)
+    )
+
+
+def _summed_log_prob(trace, sample_dim, sites=None) -> torch.Tensor:
+    """The unscaled log-density of a trace's sample sites (all, or ``sites``), per draw."""
+    total = torch.zeros(())
+    for name, site in trace.nodes.items():
+        if site["type"] == "sample" and (sites is None or name in sites):
+            log_prob = site["unscaled_log_prob"]
+            log_prob = log_prob.reshape((1,) * (-sample_dim - log_prob.dim()) + log_prob.shape)
+            total = total + log_prob.reshape(log_prob.shape[0], -1).sum(1)
+    return total

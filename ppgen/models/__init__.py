@@ -4,6 +4,7 @@ Each family lives in its own file; importing this package registers them all.
 """
 
 from .base import GenerativeModel
+from .bayesian_ppca import BayesianPPCA
 from .factor_analysis import FactorAnalysis
 from .flow_density import FlowDensity
 from .generator import Generator
@@ -14,6 +15,7 @@ from .sbn import SigmoidBeliefNet
 from .vae import VAE
 
 __all__ = [
+    "BayesianPPCA",
     "FactorAnalysis",
     "FlowDensity",
     "GenerativeModel",

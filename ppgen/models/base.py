@@ -46,6 +46,9 @@ class GenerativeModel(PyroModule):
        for the densities on R^D, ``"gaussian"`` and ``"density"``).
     5. Where the marginal is tractable, override ``log_prob(x)`` with the exact per-datapoint
        ``log p(x)``; tests compare estimators against it.
+       Where the local latents integrate out exactly (but global ones may remain), define
+       ``marginal_model(x)``: the same program with the local latents marginalised, observing
+       ``x`` at the same site; ``ppgen.analysis`` stores its pointwise log-likelihood for LOO.
     6. Optionally override ``init_from_data(x)`` with a data-dependent initialisation (e.g. an
        output bias at the data mean); the CLI and the demo call it before training, ``fit`` never
        does (it does not touch parameters behind the user's back). Constructor options that the
@@ -70,6 +73,9 @@ class GenerativeModel(PyroModule):
     constant_columns_unbounded = False
     #: Whether the data must lie in [0, 1] whatever the likelihood (a flow's logit pre-transform).
     needs_unit_interval = False
+    #: ``marginal_model(x)``: the model with its local latents integrated out (see the recipe);
+    #: ``None`` where they do not integrate out in closed form.
+    marginal_model = None
     #: Number of classes of a class-conditional model (``model(x, y=labels)``), else ``None``.
     num_classes: int | None = None
 

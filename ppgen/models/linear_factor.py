@@ -80,6 +80,12 @@ class LinearFactorModel(GenerativeModel):
         loc = x @ self.guide_weight.T + self.guide_bias  # (batch, K)
         return dist.MultivariateNormal(loc, scale_tril=self.guide_scale_tril)
 
+    def marginal_model(self, x: torch.Tensor) -> None:
+        """The model with ``z`` integrated out, ``x ~ N(b, W W^T + Psi)``, as a Pyro program
+        (what :func:`ppgen.analysis.to_inference_data` scores for a marginal log-likelihood)."""
+        with pyro.plate(self.data_plate, x.shape[0], dim=-1):
+            pyro.sample(self.observed_site, self.marginal(), obs=x)
+
     # ----- closed forms -----------------------------------------------------------------------
     def marginal(self) -> dist.LowRankMultivariateNormal:
         """The exact marginal ``p(x) = N(b, W W^T + Psi)``, evaluated in O(D K^2) by Woodbury."""

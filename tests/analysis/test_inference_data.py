@@ -9,8 +9,9 @@ import pytest
 import torch
 from pyro.infer.autoguide import AutoNormal
 
-from ppgen import PPCA, load_dataset
+from ppgen import PPCA, VAE, load_dataset
 from ppgen.analysis import to_inference_data
+from ppgen.models import BayesianPPCA
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,8 @@ def test_values_match_a_direct_computation(ppca_data):
     """Each pointwise log-likelihood is log N(x_n; W z_sn + b, sigma^2 I) at the stored posterior
     draw; each log weight adds log p(z) - log q(z | x) to it."""
     model, x = ppca_data
-    idata = to_inference_data(model, x, num_samples=20)
+    idata = to_inference_data(model, x, num_samples=20, log_likelihood="conditional")
+    assert idata.attrs["log_likelihood"].startswith("conditional")
     z = torch.as_tensor(idata.posterior["z"].values[0])  # (draws, points, 3)
     with torch.no_grad():
         loc = z @ model.W.T + model.b
@@ -54,6 +56,18 @@ def test_values_match_a_direct_computation(ppca_data):
     np.testing.assert_allclose(idata.log_likelihood["x"].values[0], log_lik.numpy(), rtol=1e-5)
     weight = (log_lik + log_prior - log_q).numpy()
     np.testing.assert_allclose(idata.sample_stats["log_weight"].values[0], weight, rtol=1e-4)
+
+
+def test_marginal_log_likelihood_sums_to_the_exact_log_prob(ppca_data):
+    """PPCA's default log-likelihood integrates z out: log N(x_n; b, W W^T + sigma^2 I), the same
+    in every draw (the parameters are point estimates), so each draw sums to model.log_prob."""
+    model, x = ppca_data
+    idata = to_inference_data(model, x, num_samples=15)
+    assert idata.attrs["log_likelihood"].startswith("marginal")
+    log_lik = idata.log_likelihood["x"].values[0]  # (draws, points)
+    exact = model.log_prob(x).detach().numpy()
+    np.testing.assert_allclose(log_lik, np.broadcast_to(exact, log_lik.shape), rtol=1e-6)
+    np.testing.assert_allclose(log_lik.sum(1), exact.sum(), rtol=1e-6)
 
 
 def test_netcdf_round_trip_is_unchanged(ppca_data, tmp_path):
@@ -107,3 +121,37 @@ def test_bad_input(ppca_data):
         to_inference_data(model, torch.full_like(x, float("nan")))
     with pytest.raises(ValueError, match="features per point"):
         to_inference_data(model, x[:, :4])
+    with pytest.raises(ValueError, match="log_likelihood must be"):
+        to_inference_data(model, x, log_likelihood="marginall")
+
+
+def test_marginal_is_refused_where_latents_do_not_integrate_out():
+    vae = VAE(10, latent_dim=2)
+    with pytest.raises(ValueError, match="no marginal_model"):
+        to_inference_data(
+            vae, torch.randn(5, 10).gt(0).float(), num_samples=3, log_likelihood="marginal"
+        )
+    idata = to_inference_data(
+        vae, torch.randn(5, 10).gt(0).float(), num_samples=3
+    )  # auto: conditional
+    assert idata.attrs["log_likelihood"].startswith("conditional")
+
+
+def test_bayesian_ppca_has_global_posteriors_and_their_marginal_log_likelihood(ppca_data):
+    """W and the noise are drawn from the guide; the stored log-likelihood is
+    log N(x_n; b, W_s W_s^T + sigma_s^2 I) at each draw, unscaled by the minibatch factor
+    (num_data = 1000 while 40 points are analysed)."""
+    _, x = ppca_data
+    torch.manual_seed(1)
+    model = BayesianPPCA(10, 3, num_data=1000).init_from_data(x)
+    idata = to_inference_data(model, x, num_samples=12)
+    assert idata.posterior["W"].dims == ("chain", "draw", "W_dim_0", "W_dim_1")
+    assert idata.posterior["noise_std"].dims == ("chain", "draw")
+    assert idata.attrs["global_latents"] == "W,noise_std"
+    W = torch.as_tensor(idata.posterior["W"].values[0])  # (draws, 10, 3)
+    noise = torch.as_tensor(idata.posterior["noise_std"].values[0])  # (draws,)
+    variance = noise[:, None].pow(2).expand(-1, 10)
+    marginal = dist.LowRankMultivariateNormal(model.b.detach(), W, variance)
+    expected = marginal.log_prob(x[:, None]).T  # (draws, points)
+    np.testing.assert_allclose(idata.log_likelihood["x"].values[0], expected.numpy(), rtol=1e-5)
+    assert idata.sample_stats["log_weight"].dims == ("chain", "draw")
