@@ -1,5 +1,5 @@
-"""The ``ppgen`` command line: ``list``, ``fit``, ``evaluate``, ``compare`` and ``demo``, thin over
-the library."""
+"""The ``ppgen`` command line: ``list``, ``fit``, ``evaluate``, ``analyze``, ``compare`` and
+``demo``, thin over the library."""
 
 from __future__ import annotations
 
@@ -141,6 +141,36 @@ def cmd_evaluate(args) -> None:
     print(metrics.to_string(index=False))
 
 
+def cmd_analyze(args) -> None:
+    import pyro
+
+    from .analysis.report import analyze_run, compare_runs
+    from .inference import resolve_device
+    from .reporting import new_run_dir, write_table
+
+    if args.out and len(args.run_dirs) < 2:
+        raise ValueError(
+            "--out is where the comparison of several runs goes; give two runs or more"
+        )
+    analyses = {}
+    for run_dir in args.run_dirs:
+        pyro.set_rng_seed(args.seed)
+        analysis = analyze_run(run_dir, args.split, args.num_samples, resolve_device(args.device))
+        analyses[Path(run_dir).name] = analysis
+        print(f"{run_dir}: wrote {analysis['out']}")
+        print(analysis["psis"].summary().to_string())
+        if analysis["loo"] is not None:
+            print(analysis["loo"].to_string(float_format="%.2f"))
+        else:
+            print(f"LOO/WAIC skipped: {analysis['loo_skipped']}")
+    if len(analyses) > 1:
+        out = new_run_dir(args.out, "analysis")
+        table = compare_runs(analyses, args.split)
+        write_table(table, out / "comparison")
+        print(table.to_string(index=False))
+        print(f"comparison written to {out}")
+
+
 def _load_for_model(args, model_class, model_options=None):
     """Load ``args.data``; Bernoulli models get ``binarize="threshold"`` unless told otherwise."""
     from .data import load_dataset
@@ -258,6 +288,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "analyze",
+        help="ArviZ analysis of saved runs: InferenceData, summary, PSIS k̂, LOO/WAIC, figures",
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folders written by `ppgen fit`")
+    p.add_argument(
+        "--split",
+        default="train",
+        choices=["train", "val", "test"],
+        help="data to analyse (LOO/WAIC only on train, the points the posterior was fitted to)",
+    )
+    p.add_argument("--num-samples", type=int, default=500, help="guide draws (ArviZ's draws)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="folder for the comparison of several runs")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("compare", help="train one model with several estimators, side by side")
     p.add_argument("--model", required=True, help="a model name from `ppgen list`")

@@ -94,7 +94,7 @@ def to_inference_data(
         vectorize(model_fn, num_samples, sample_dim), x, guide_trace, **kwargs
     )
     marginal_fn, log_lik_kind = _log_likelihood_program(model, log_likelihood)
-    latents = _latent_sites(guide_trace)
+    latents = _latent_sites(guide_trace, model_trace)
     observed = [n for n, s in model_trace.nodes.items() if _is_observed(s)]
     if not observed:
         raise ValueError("the model has no observed sample site: nothing to analyse")
@@ -212,8 +212,17 @@ def _log_likelihood_program(model, choice) -> tuple[Callable | None, str]:
     )
 
 
-def _latent_sites(trace) -> list[str]:
-    return [n for n, s in trace.nodes.items() if s["type"] == "sample" and not s["is_observed"]]
+def _latent_sites(guide_trace, model_trace) -> list[str]:
+    """The guide's latent sites that the model samples too: an autoguide's auxiliary sites
+    (``AutoNormal``'s unconstrained draws) count in the weights but are not model variables."""
+    return [
+        name
+        for name, site in guide_trace.nodes.items()
+        if site["type"] == "sample"
+        and not site["is_observed"]
+        and not site["infer"].get("is_auxiliary", False)
+        and name in model_trace.nodes
+    ]
 
 
 def _is_observed(site) -> bool:

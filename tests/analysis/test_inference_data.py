@@ -92,6 +92,7 @@ def test_a_users_plain_functions_with_a_global_latent():
     guide = AutoNormal(model)
     guide(x)  # creates the guide's parameters
     idata = to_inference_data((model, guide), x, num_samples=50)
+    assert list(idata.posterior.data_vars) == ["loc"]  # not AutoNormal's auxiliary site
     assert idata.posterior["loc"].dims == ("chain", "draw", "loc_dim_0")
     assert idata.sample_stats["log_weight"].dims == ("chain", "draw")  # one joint weight
     loc = torch.as_tensor(idata.posterior["loc"].values[0])  # (draws, 2)
