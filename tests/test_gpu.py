@@ -141,3 +141,19 @@ def test_info_vae_composed_loss_on_cuda():
     loss = elbo("trace") + 10 * MMDLoss(site="z", target="prior")
     result = fit(vae, data, loss=loss, steps=50, progress=False)
     assert result.device.type == "cuda" and "loss/10*mmd_prior" in result.history
+
+
+def test_bayesian_ppca_posterior_analysis_on_cuda():
+    """fit, to_inference_data, PSIS and LOO with the model and data on the GPU."""
+    from ppgen.analysis import information_criteria, psis_diagnostics, to_inference_data
+    from ppgen.models import BayesianPPCA
+
+    data = load_dataset("linear_gaussian", num_train=300)
+    torch.manual_seed(0)
+    model = BayesianPPCA(10, 3).init_from_data(data.train)
+    fit(model, data, steps=1000, batch_size=None, lr=0.02, device="auto", progress=False)
+    assert model.W_loc.is_cuda
+    idata = to_inference_data(model, data.train.cuda(), num_samples=400)
+    assert float(idata.posterior["noise_std"].mean()) == pytest.approx(0.5, abs=0.05)
+    assert information_criteria(idata).loc["loo", "max_pareto_k"] < 0.7
+    assert psis_diagnostics(idata).global_khat is not None

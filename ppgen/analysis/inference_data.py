@@ -136,6 +136,9 @@ def to_inference_data(
     sample_stats = {"log_weight": log_w[None]}
     stats_dims = {"log_weight": [data_plate]} if all_local else {}
     global_sites = [n for n in latents if n not in local]
+    if marginal_fn is None and not local:
+        # Nothing local to integrate out: the conditional log-likelihood is the marginal one.
+        log_lik_kind = LOG_LIKELIHOOD_KINDS["marginal"] + " (the model has no local latents)"
     if marginal_fn is not None and global_sites:
         # The weights of q(theta) alone against p(theta | x), the local latents integrated out:
         # log p(x, theta_s) - log q(theta_s), what PSIS checks for the draws LOO reweights.

@@ -10,7 +10,7 @@ import torch
 from pyro.infer.autoguide import AutoNormal
 
 from ppgen import PPCA, VAE, load_dataset
-from ppgen.analysis import to_inference_data
+from ppgen.analysis import information_criteria, to_inference_data
 from ppgen.models import BayesianPPCA
 
 
@@ -99,6 +99,9 @@ def test_a_users_plain_functions_with_a_global_latent():
     expected = dist.Normal(loc[:, None], 1.0).log_prob(x).sum(-1)
     np.testing.assert_allclose(idata.log_likelihood["obs"].values[0], expected.numpy(), rtol=1e-5)
     assert len(az.summary(idata, var_names=["loc"], kind="stats")) == 2
+    # No local latents: the stored log-likelihood is already marginal, and LOO accepts it.
+    assert idata.attrs["log_likelihood"].startswith("marginal")
+    assert information_criteria(idata).loc["loo", "p"] == pytest.approx(2.0, abs=1.0)
 
 
 def test_dims_and_coords_can_be_overridden(ppca_data):
