@@ -70,6 +70,16 @@ def test_marginal_log_likelihood_sums_to_the_exact_log_prob(ppca_data):
     np.testing.assert_allclose(log_lik.sum(1), exact.sum(), rtol=1e-6)
 
 
+def test_a_users_marginal_program_is_replayed_on_the_guide(ppca_data):
+    """A (model, guide) pair has no marginal_model attribute; passing the program works."""
+    model, x = ppca_data
+    pair = (model.model, model.guide)
+    idata = to_inference_data(pair, x, num_samples=4, log_likelihood=model.marginal_model)
+    assert "user's marginal program" in idata.attrs["log_likelihood"]
+    exact = model.log_prob(x).detach().numpy()
+    np.testing.assert_allclose(idata.log_likelihood["x"].values[0, 0], exact, rtol=1e-6)
+
+
 def test_netcdf_round_trip_is_unchanged(ppca_data, tmp_path):
     model, x = ppca_data
     idata = to_inference_data(model, x, num_samples=10, prior=True)
