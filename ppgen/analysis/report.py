@@ -43,8 +43,9 @@ def analyze_run(
     run_dir: str | Path, split: str = "train", num_samples: int = 500, device="cpu"
 ) -> dict:
     """Write the analysis of one run folder (see the module docstring); returns its pieces:
-    ``inference_data``, ``summary``, ``psis`` (:class:`GuideDiagnostics`), ``loo`` (DataFrame or
-    ``None``), ``loo_skipped`` (why not, or ``None``) and ``out`` (the folder written)."""
+    ``model``, ``data`` and ``config`` of the run, ``inference_data``, ``summary``, ``psis``
+    (:class:`GuideDiagnostics`), ``loo`` (DataFrame or ``None``), ``loo_skipped`` (why not, or
+    ``None``) and ``out`` (the folder written)."""
     from ..reporting import load_run, save_figure  # reporting imports analysis: import late
 
     model, data, config = load_run(run_dir, device)
@@ -84,6 +85,9 @@ def analyze_run(
     save_figure(_ppc_figure(idata), out / "ppc.png")
     save_figure(_khat_figure(psis, idata if loo is not None else None), out / "khat.png")
     return {
+        "model": model,
+        "data": data,
+        "config": config,
         "inference_data": idata,
         "summary": summary,
         "psis": psis,
@@ -115,11 +119,11 @@ def _heldout_comparison(analyses: dict[str, dict], split: str) -> pd.DataFrame:
     """Runs ranked by their held-out log-likelihood (exact, importance-sampled or posterior
     predictive, as ``ppgen evaluate`` reports it), with the paired standard error of the
     difference to the best run where the runs share the data points."""
-    from ..reporting import load_run, score_model
+    from ..reporting import score_model
 
     rows = []
     for name, analysis in analyses.items():
-        model, data, config = load_run(analysis["inference_data"].attrs["run"])
+        model, data, config = analysis["model"], analysis["data"], analysis["config"]
         scores = score_model(model, data, splits=(split,)).iloc[0]
         rows.append(
             {

@@ -40,8 +40,6 @@ class BayesianPPCA(GenerativeModel):
     """PPCA with priors on the loadings ``W`` and the noise ``sigma`` (see module docstring)."""
 
     likelihood = "gaussian"
-    #: The global latent sites (drawn once per guide sample, shared by every data point).
-    global_sites = ("W", "noise_std")
 
     def __init__(
         self,

@@ -153,8 +153,8 @@ def test_marginal_is_refused_where_latents_do_not_integrate_out():
 
 def test_bayesian_ppca_has_global_posteriors_and_their_marginal_log_likelihood(ppca_data):
     """W and the noise are drawn from the guide; the stored log-likelihood is
-    log N(x_n; b, W_s W_s^T + sigma_s^2 I) at each draw, unscaled by the minibatch factor
-    (num_data = 1000 while 40 points are analysed)."""
+    log N(x_n; b, W_s W_s^T + sigma_s^2 I) at each draw, with num_data = 1000 while 40 points
+    are analysed (the globals' minibatch scale stays out of the stored values)."""
     _, x = ppca_data
     torch.manual_seed(1)
     model = BayesianPPCA(10, 3, num_data=1000).init_from_data(x)
