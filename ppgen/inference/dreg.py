@@ -75,6 +75,8 @@ class DReG(MultiSampleEstimator):
     """Doubly-reparameterized IWAE gradients with K particles; the value is ``-L_K``."""
 
     name = "dreg"
+    # torch.func.functional_call (the detached-parameter pass) refuses to run under a trace.
+    traceable = False
 
     def __call__(self, model, guide, x: torch.Tensor, **kwargs) -> torch.Tensor:
         model_fn, guide_fn, data_plate, nesting = self.resolve(model, guide, x, **kwargs)

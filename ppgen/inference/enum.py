@@ -19,6 +19,8 @@ class EnumELBO:
     """A loss callable: ``TraceEnum_ELBO`` on the guide with every enumerable site enumerated."""
 
     __name__ = "enum"
+    #: Enumeration depends on shapes and supports only, never on values: ``fit`` may trace it.
+    traceable = True
 
     def __init__(self, num_particles: int = 1, max_plate_nesting: int | None = None):
         self.elbo = TraceEnum_ELBO(

@@ -33,6 +33,8 @@ class MultiSampleEstimator:
 
     #: Whether guide samples are constants for this estimator (no reparameterized path).
     detach_samples = False
+    #: A pure function of the samples, no state between calls: ``fit`` may trace it.
+    traceable = True
 
     def resolve(self, model, guide, x: torch.Tensor, **kwargs) -> tuple[object, object, str, int]:
         """``(model_fn, guide_fn, data_plate, max_plate_nesting)``, the nesting found once by

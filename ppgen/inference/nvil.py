@@ -26,6 +26,9 @@ class NVIL(MultiSampleEstimator):
     """Score-function ELBO gradients with NVIL's neural baseline and variance normalization."""
 
     name = "tracegraph+nvil"
+    # The centering and variance statistics are updated in Python each step; a trace would
+    # freeze them, and the baseline network's parameters are the estimator's, not the model's.
+    traceable = False
 
     def __init__(self, num_particles=1, max_plate_nesting=None, beta=0.9, hidden=100):
         super().__init__(num_particles, max_plate_nesting)

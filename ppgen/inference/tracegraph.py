@@ -60,6 +60,8 @@ class TraceGraph:
         self.baseline = baseline
         self.beta = beta
         self.average = None  # running mean of the per-datapoint ELBO, the "decaying" baseline
+        # The running average lives in Python between steps; a trace would freeze it.
+        self.traceable = baseline == "none"
         self.__name__ = "tracegraph" if baseline == "none" else f"tracegraph+{baseline}"
 
     def __call__(self, model, guide, *args, **kwargs):

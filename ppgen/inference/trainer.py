@@ -19,17 +19,19 @@ import pandas as pd
 import pyro
 import pyro.poutine as poutine
 import torch
-from pyro.util import get_rng_state, set_rng_state
 from tqdm.auto import tqdm
 
 from ..data import Dataset
 from ..models.base import GenerativeModel, split_pair
 from ..validation import check_data, check_name
 from .checkpoint import check_same_settings, load_checkpoint, save_checkpoint
+from .compiled import CompiledObjective, is_traceable
 from .objective import resolve_objective
+from .random_state import forked_random_state, get_random_state, set_random_state
 
 DEFAULT_STEPS = 1000
 SCHEDULES = ("cosine", "constant")
+COMPILE_CHOICES = ("auto", True, False)
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 # Validation data is scored in chunks of this many rows so that memory stays bounded.
 VALIDATION_CHUNK = 4096
@@ -58,6 +60,8 @@ class FitResult:
         objective: the name of the estimator or loss that was optimized.
         device: where training ran.
         params: for plain Pyro functions, the learned ``pyro.param`` values by name.
+        compiled: whether every training step ran from a checked TorchScript trace (see
+            ``fit(compile=)``); ``False`` where any ran eagerly.
     """
 
     model: object
@@ -65,6 +69,7 @@ class FitResult:
     objective: str
     device: torch.device
     params: dict = field(default_factory=dict)
+    compiled: bool = False
 
     @property
     def final_loss(self) -> float:
@@ -90,20 +95,6 @@ def resolve_device(device) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device} was requested but CUDA is not available here")
     return device
-
-
-def _get_rng_state() -> dict:
-    """Pyro's RNG state (torch CPU, random, numpy) plus every CUDA generator's."""
-    state = get_rng_state()
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    set_rng_state(state)
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _modules(*fns) -> list[torch.nn.Module]:
@@ -139,6 +130,7 @@ def fit(
     lr_schedule: str = "cosine",
     clip_norm: float | None = None,
     callback=None,
+    compile="auto",
 ) -> FitResult:
     """Train a model/guide pair by stochastic optimization of an ELBO or a custom loss.
 
@@ -174,6 +166,14 @@ def fit(
         callback: called on every log step as ``callback(step, model)``; a dict it returns is
             added to that history row (e.g. modes captured so far). Runs under ``no_grad`` with
             the random state forked, so it never changes the training trajectory.
+        compile: run the training step from a TorchScript trace of the objective, recorded once
+            per batch shape and checked against the eager step (same loss and gradients from
+            the same random state; a trace that fails or differs falls back to eager with a
+            warning). ``"auto"`` (default): for ppgen models that declare ``traceable`` with an
+            ELBO that keeps no state between steps (``trace``, ``iwae``, ``vimco``,
+            ``rws``, ``enum``, ``tracegraph`` without a baseline). ``True``: also for other
+            models and plain Pyro pairs (whose Python control flow must not depend on the data).
+            ``False``: always eager. See :mod:`ppgen.inference.compiled`.
 
     Returns:
         A :class:`FitResult`; the model is trained in place.
@@ -192,6 +192,14 @@ def fit(
             "loss='mmd' or loss='gan' (see ppgen.inference.losses.available_losses())"
         )
     adversary_steps = objective.adversary_steps
+    if compile not in COMPILE_CHOICES or not isinstance(compile, (str, bool)):
+        raise ValueError(f"compile must be 'auto', True or False, got {compile!r}")
+    if compile is True and not is_traceable(objective):
+        raise ValueError(
+            f"compile=True needs an ELBO estimator without state between steps, and "
+            f"{objective_name} is not one (a composed or custom loss, or a running baseline); "
+            "use compile=False"
+        )
     check_name(lr_schedule, SCHEDULES, "learning-rate schedule")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable as callback(step, model), got {callback!r}")
@@ -343,7 +351,7 @@ def fit(
         if adversary_opt is not None:
             adversary_opt.load_state_dict(state["adversary_optimizer"])
             adversary_schedule.load_state_dict(state["adversary_schedule"])
-        _set_rng_state(state["rng"])
+        set_random_state(state["rng"])
         generator.set_state(state["generator"])
         step, order, position = state["step"], state["order"], state["position"]
         order = None if order is None else order.to(device)
@@ -361,7 +369,7 @@ def fit(
                 "schedule": schedule.state_dict(),
                 "adversary_optimizer": adversary_opt and adversary_opt.state_dict(),
                 "adversary_schedule": adversary_schedule and adversary_schedule.state_dict(),
-                "rng": _get_rng_state(),
+                "rng": get_random_state(),
                 "generator": generator.get_state(),
                 "step": step,
                 "order": order,
@@ -373,9 +381,8 @@ def fit(
 
     def validate() -> dict:
         # Validation must not perturb the training trajectory: fork the random state.
-        rng = _get_rng_state()
         metrics = {}
-        with torch.no_grad():
+        with torch.no_grad(), forked_random_state():
             chunks = val_data.split(VALIDATION_CHUNK)
             label_chunks = (
                 val_labels.split(VALIDATION_CHUNK) if conditional else [None] * len(chunks)
@@ -387,7 +394,6 @@ def fit(
             metrics["val_loss"] = total / len(val_data)
             if isinstance(model, GenerativeModel) and model.has_exact_log_prob:
                 metrics["val_log_lik"] = float(model.log_prob(val_data).mean())
-        _set_rng_state(rng)
         return metrics
 
     def diverged(reason: str):
@@ -418,12 +424,29 @@ def fit(
     def adversary_step() -> torch.Tensor:
         index = next_index()
         batch = draw_batch(index)
-        value = objective.adversary_loss(model_fn, guide_fn, batch, **batch_kwargs(index))
+        with pyro.validation_enabled(False):  # as in training_loss
+            value = objective.adversary_loss(model_fn, guide_fn, batch, **batch_kwargs(index))
         value = value / len(batch)
         adversary_opt.zero_grad(set_to_none=True)
         value.backward()
         adversary_opt.step()
         return value.detach()
+
+    # ----- the step ---------------------------------------------------------------------------
+    traceable_model = isinstance(model, GenerativeModel) and model.traceable
+    if compile is True or (compile == "auto" and traceable_model and is_traceable(objective)):
+        step_objective = CompiledObjective(objective, model_fn, guide_fn, parameters)
+    else:
+        step_objective = None
+
+    def training_loss(batch, index) -> torch.Tensor:
+        # Pyro's validation (site shapes, supports, NaN warnings) already ran on the parameter
+        # capture above; per step it costs host syncs and Python time, and non-finite values
+        # are caught on log steps instead.
+        with pyro.validation_enabled(False):
+            if step_objective is not None:
+                return step_objective(batch, **batch_kwargs(index))
+            return objective(model_fn, guide_fn, batch, **batch_kwargs(index))
 
     # ----- the loop ---------------------------------------------------------------------------
     bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=objective_name)
@@ -439,9 +462,10 @@ def fit(
         index = next_index()
         batch = draw_batch(index)
         try:
-            value = objective(model_fn, guide_fn, batch, **batch_kwargs(index)) / len(batch)
-        except ValueError as error:
-            # Pyro's distribution validation is where non-finite parameters usually surface.
+            value = training_loss(batch, index) / len(batch)
+        except (ValueError, RuntimeError) as error:
+            # Non-finite parameters surface here when sampling refuses them (Bernoulli, Categorical)
+            # or under validation; otherwise as a non-finite loss on the next log step.
             if all(torch.isfinite(p).all() for p in parameters):
                 raise
             step += 1  # report the step being computed
@@ -484,10 +508,8 @@ def fit(
         if val_data is not None and (due(step, val_every) or step == total_steps):
             row.update(validate())
         if callback is not None:
-            rng = _get_rng_state()
-            with torch.no_grad():
+            with torch.no_grad(), forked_random_state():
                 row.update(callback(step, model) or {})
-            _set_rng_state(rng)
         rows.append(row)
         bar.update(step - bar.n)
         bar.set_postfix(loss=f"{row['loss']:.4g}")
@@ -503,4 +525,5 @@ def fit(
         objective=objective_name,
         device=device,
         params=params,
+        compiled=step_objective is not None and step_objective.compiled,
     )

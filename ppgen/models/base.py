@@ -57,6 +57,11 @@ class GenerativeModel(PyroModule):
        ``model(x, y)`` and ``guide(x, y)``; ``fit`` passes each batch's labels from the Dataset.
     8. Register the class with ``@register_model("name")`` so that the CLI, the contract tests and
        ``ppgen list`` know it. Constructor arguments other than ``data_dim`` need defaults.
+    9. If no Python ``if``/loop in ``model`` or ``guide`` depends on tensor values (only on
+       shapes and constructor options), set ``traceable = True``: ``fit`` then runs the training
+       step from a checked TorchScript trace (``fit(compile="auto")``), which removes Pyro's
+       per-step Python overhead. Add the class to the compiled-path test in
+       ``tests/inference/test_compiled.py``.
 
     Do not write training code here: ``ppgen.fit`` trains any model/guide pair.
     """
@@ -78,6 +83,9 @@ class GenerativeModel(PyroModule):
     marginal_model = None
     #: Number of classes of a class-conditional model (``model(x, y=labels)``), else ``None``.
     num_classes: int | None = None
+    #: Whether ``model``/``guide`` have no data-dependent Python control flow, so that ``fit``
+    #: may replay them from a TorchScript trace (recipe step 9).
+    traceable = False
 
     def __init__(self, data_dim: int, *, name: str | None = None):
         if not isinstance(data_dim, int) or data_dim < 1:

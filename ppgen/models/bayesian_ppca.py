@@ -39,6 +39,8 @@ from .registry import register_model
 class BayesianPPCA(GenerativeModel):
     """PPCA with priors on the loadings ``W`` and the noise ``sigma`` (see module docstring)."""
 
+    traceable = True  # no data-dependent control flow in model/guide
+
     likelihood = "gaussian"
 
     def __init__(

@@ -34,6 +34,8 @@ LOGIT_ALPHA = 0.05
 class FlowDensity(GenerativeModel):
     """Normalizing-flow density model (exact log p(x)), trained by maximum likelihood."""
 
+    traceable = True  # no data-dependent control flow in model/guide
+
     likelihood = "density"
     # A flow can squeeze a constant coordinate onto a point: its density grows without bound.
     constant_columns_unbounded = True

@@ -29,6 +29,8 @@ from .base import GenerativeModel
 class LinearFactorModel(GenerativeModel):
     """Shared model, guide and closed forms of PPCA and factor analysis (see module docstring)."""
 
+    traceable = True  # no data-dependent control flow in model/guide
+
     likelihood = "gaussian"
 
     def __init__(self, data_dim: int, latent_dim: int = 2, *, name: str | None = None):

@@ -40,6 +40,8 @@ def all_binary_states(num_bits: int, device=None, dtype=torch.float32) -> torch.
 class SigmoidBeliefNet(GenerativeModel):
     """Sigmoid belief net: binary latent layers ``hidden`` (bottom first), recognition guide."""
 
+    traceable = True  # no data-dependent control flow in model/guide
+
     likelihood = "bernoulli"
 
     def __init__(self, data_dim: int, hidden: list[int] | tuple[int, ...] = (8,), *, name=None):

@@ -45,6 +45,8 @@ MIN_SCALE = 1e-4
 class VAE(GenerativeModel):
     """Variational autoencoder: MLP/conv networks, Gaussian/flow prior, diagonal/full/IAF guide."""
 
+    traceable = True  # no data-dependent control flow in model/guide
+
     likelihood = "bernoulli"  # the default; an instance sets its own from the constructor
 
     def __init__(
