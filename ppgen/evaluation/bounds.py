@@ -6,7 +6,11 @@
   S-sample importance-weighted bound, so it is biased low and tightens as S grows.
 - :func:`bits_per_dim`: a log-likelihood in the unit of the flow literature.
 
-Both run in chunks of samples so that memory stays bounded (``chunk_size`` samples at a time).
+Both run in chunks so that memory stays bounded whatever the number of samples and points:
+``chunk_size`` samples for ``batch_size`` data points at a time, i.e. at most
+``chunk_size * batch_size`` (sample, point) pairs in one vectorized pass. Chunking changes how the
+work is split, never the result: the chunks' log-sum-exps are combined exactly.
+``benchmarks/memory_scaling.py`` records time and peak memory against both.
 """
 
 from __future__ import annotations
@@ -25,34 +29,75 @@ def _chunks(total: int, size: int):
         yield min(size, total - start)
 
 
+def _row_chunks(x: torch.Tensor, batch_size: int | None, kwargs: dict):
+    """``(rows, kwargs)`` for ``batch_size`` rows at a time; tensors in ``kwargs`` with one entry
+    per row (labels) are split alike. Empty data makes one (empty) chunk, so that the per-chunk
+    data checks name the problem."""
+    if batch_size is None:
+        yield x, kwargs
+        return
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    for start in range(0, max(len(x), 1), batch_size):
+        rows = slice(start, start + batch_size)
+        yield (
+            x[rows],
+            {
+                key: value[rows]
+                if isinstance(value, torch.Tensor) and value.dim() and len(value) == len(x)
+                else value
+                for key, value in kwargs.items()
+            },
+        )
+
+
 @torch.no_grad()
 def elbo(
-    model, x: torch.Tensor, num_samples: int = 1, chunk_size: int = 100, **kwargs
+    model,
+    x: torch.Tensor,
+    num_samples: int = 1,
+    chunk_size: int = 100,
+    batch_size: int | None = 1000,
+    **kwargs,
 ) -> torch.Tensor:
     """Monte Carlo ELBO per data point, shape ``(num_points,)``, averaged over ``num_samples``;
-    ``kwargs`` go to model and guide (e.g. ``y=`` labels)."""
+    ``kwargs`` go to model and guide (e.g. ``y=`` labels). ``chunk_size`` samples for
+    ``batch_size`` points (``None``: all) at a time."""
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-    total = sum(
-        log_importance_weights(model, x, n, **kwargs).sum(0)
-        for n in _chunks(num_samples, chunk_size)
-    )
-    return total / num_samples
+    parts = []
+    for rows, row_kwargs in _row_chunks(x, batch_size, kwargs):
+        total = sum(
+            log_importance_weights(model, rows, n, **row_kwargs).sum(0)
+            for n in _chunks(num_samples, chunk_size)
+        )
+        parts.append(total / num_samples)
+    return torch.cat(parts)
 
 
 @torch.no_grad()
 def log_likelihood(
-    model, x: torch.Tensor, num_samples: int = 5000, chunk_size: int = 100, **kwargs
+    model,
+    x: torch.Tensor,
+    num_samples: int = 5000,
+    chunk_size: int = 100,
+    batch_size: int | None = 1000,
+    **kwargs,
 ) -> torch.Tensor:
     """Importance-sampled ``log p(x)`` per data point, shape ``(num_points,)``; ``kwargs`` go to
-    model and guide (e.g. ``y=`` labels, which makes it ``log p(x | y)``)."""
+    model and guide (e.g. ``y=`` labels, which makes it ``log p(x | y)``). ``chunk_size``
+    samples for ``batch_size`` points (``None``: all) at a time; with ``num_samples=K`` this is
+    the K-sample IWAE bound of every point."""
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-    running = None  # log sum of the weights seen so far, (num_points,)
-    for n in _chunks(num_samples, chunk_size):
-        chunk = torch.logsumexp(log_importance_weights(model, x, n, **kwargs), dim=0)
-        running = chunk if running is None else torch.logaddexp(running, chunk)
-    return running - math.log(num_samples)
+    parts = []
+    for rows, row_kwargs in _row_chunks(x, batch_size, kwargs):
+        running = None  # log sum of the weights seen so far, (rows,)
+        for n in _chunks(num_samples, chunk_size):
+            chunk = torch.logsumexp(log_importance_weights(model, rows, n, **row_kwargs), dim=0)
+            running = chunk if running is None else torch.logaddexp(running, chunk)
+        parts.append(running - math.log(num_samples))
+    return torch.cat(parts)
 
 
 def bits_per_dim(log_lik, num_dims: int, log_det: float = 0.0):

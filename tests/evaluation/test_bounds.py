@@ -98,3 +98,37 @@ def test_bits_per_dim():
     assert torch.allclose(bits_per_dim(torch.tensor([0.0]), 1), torch.tensor([0.0]))
     with pytest.raises(ValueError, match="num_dims"):
         bits_per_dim(1.0, 0)
+
+
+def test_chunks_over_points_and_samples_combine_exactly():
+    """z ~ N(y, 1), x | z ~ N(z 1, I) in 5 dimensions, with the exact posterior as guide: every
+    weight equals log p(x | y), so any split into (samples x points) chunks must return it, and
+    the per-row labels must follow their rows."""
+
+    def model(batch, y):
+        with pyro.plate("data", batch.shape[0]):
+            z = pyro.sample("z", dist.Normal(y, 1.0))
+            loc = z.unsqueeze(-1).expand(z.shape + (5,))
+            pyro.sample("x", dist.Normal(loc, 1.0).to_event(1), obs=batch)
+
+    def guide(batch, y):
+        with pyro.plate("data", batch.shape[0]):  # precision 1 + 5, mean (y + sum x) / 6
+            pyro.sample("z", dist.Normal((y + batch.sum(1)) / 6, 6**-0.5))
+
+    torch.manual_seed(0)
+    y = 3 * torch.randn(40)
+    x = y[:, None] + torch.randn(40, 1) + torch.randn(40, 5)
+    covariance = torch.eye(5) + torch.ones(5, 5)
+    exact = dist.MultivariateNormal(y[:, None].expand(40, 5), covariance).log_prob(x)
+    for batch_size in (None, 13, 1):
+        for chunk_size in (50, 7):
+            kwargs = {"chunk_size": chunk_size, "batch_size": batch_size, "y": y}
+            estimate = log_likelihood((model, guide), x, num_samples=50, **kwargs)
+            torch.testing.assert_close(estimate, exact, rtol=0, atol=1e-4)
+            torch.testing.assert_close(
+                elbo((model, guide), x, 20, **kwargs), exact, rtol=0, atol=1e-4
+            )
+    with pytest.raises(ValueError, match="batch_size must be a positive int or None"):
+        log_likelihood((model, guide), x, batch_size=0, y=y)
+    with pytest.raises(ValueError, match="empty"):
+        log_likelihood((model, guide), x[:0], y=y[:0])
