@@ -2,19 +2,31 @@
 
 Issue 7's reference. For each configuration, ppgen's ``fit`` (Pyro model/guide, estimator by
 name) and a hand-written loop (the same ``torch.nn`` modules called directly, the loss written out
-with ``torch.distributions``-free tensor code) train the same model on the same data with the same
-optimizer (Adam, cosine schedule), batch size and number of steps. The two are run interleaved,
-``--repeats`` times each, in one process; each run's time per step excludes its first
-``WARMUP`` steps, and both log (one host sync) every ``WARMUP`` steps. Reported: the median time
-per step of each and their ratio (ppgen / hand-written). One thread unless ``--threads`` says
-otherwise.
+in tensor code) train the same model on the same data with the same optimizer (Adam, cosine
+schedule), batch size and number of steps. ppgen runs twice: with its default compiled step
+(``compile="auto"``, a checked TorchScript trace) and eagerly (``compile=False``), to show what the
+trace buys. The three are run interleaved, ``--repeats`` times each, in one process; each run's
+time per step excludes its first ``WARMUP`` steps, and all of them log (one host sync) every
+``WARMUP`` steps. Reported: the median time per step of each, throughput in data points per
+second, and the ratios to the hand-written loop (median over repeats of the per-repeat ratio).
+One thread unless ``--threads`` says otherwise. With ``--device cuda`` everything runs on the GPU
+and the peak GPU memory of each run is recorded too.
 
-So far: the VAE on binarized digits (MLP 64-200-200-10, Bernoulli pixels, diagonal Gaussian
-guide) with ``trace`` and ``iwae`` at K = 1, 5, 50, batch 128. The SBN, PPCA and flow steps and
-the GPU runs are still to come (issue 7).
+Configurations (data: scikit-learn's digits, batch 128):
 
-Run:  python benchmarks/speed_vs_pytorch.py [--repeats 5] [--steps 300]
-Writes benchmarks/results/speed_vs_pytorch.{csv,md}.
+- VAE (MLP 64-200-200-10, Bernoulli pixels, diagonal Gaussian guide) on thresholded digits:
+  ``trace`` and ``iwae`` with K = 1, 5, 50;
+- SBN with one layer of 200 binary latents on thresholded digits: ``tracegraph`` (no baseline,
+  REINFORCE per data point) and ``vimco`` with K = 5;
+- PPCA with 10 factors on the 61 non-constant digit pixels (levels 0..16): ``trace``;
+- a RealNVP flow (4 coupling layers, hidden 128, logit preprocessing) on dequantized digits:
+  exact maximum likelihood through ``trace`` (the flow has no latents).
+
+``tests/test_benchmark_losses.py`` checks that the hand-written losses below are ppgen's
+objectives: the flow's exactly (value and gradient), the others' values in expectation.
+
+Run:  python benchmarks/speed_vs_pytorch.py [--repeats 5] [--steps 300] [--device cpu]
+Writes benchmarks/results/speed_vs_pytorch[_DEVICE].{csv,md}.
 """
 
 from __future__ import annotations
@@ -25,15 +37,17 @@ import os
 import platform
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyro
 import torch
 import torch.nn.functional as F
+from torch.distributions import constraints, transform_to
 
 import ppgen
-from ppgen.models import VAE
+from ppgen.models import PPCA, VAE, FlowDensity, SigmoidBeliefNet
 
 WARMUP = 20
 BATCH = 128
@@ -41,44 +55,29 @@ LR = 1e-3
 LOG_2PI = math.log(2 * math.pi)
 
 
-def machine() -> str:
-    return (
+def machine(device: torch.device) -> str:
+    text = (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
         f"pyro {pyro.__version__}, Python {platform.python_version()}"
     )
+    if device.type == "cuda":
+        text += f", GPU {torch.cuda.get_device_name(device)}"
+    return text
 
 
-def fresh_vae(seed: int, x: torch.Tensor) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(64, latent_dim=10, hidden_dims=(200, 200)).init_from_data(x)
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
-def time_ppgen(x: torch.Tensor, estimator: str, particles: int, steps: int) -> float:
-    """Seconds per step of ``ppgen.fit`` after the warm-up, read off its history: ``wall_time``
-    is the training time so far, logged (one sync) every ``WARMUP`` steps."""
-    model = fresh_vae(0, x)
-    history = ppgen.fit(
-        model,
-        x,
-        estimator=estimator,
-        num_particles=particles,
-        steps=WARMUP + steps,
-        batch_size=BATCH,
-        lr=LR,
-        progress=False,
-        log_every=WARMUP,
-        device="cpu",
-    ).history
-    return float(history["wall_time"].iloc[-1] - history["wall_time"].iloc[0]) / steps
-
-
-def hand_written_loss(model: VAE, batch: torch.Tensor, particles: int, iwae: bool):
-    """The negative ELBO (or IWAE bound) summed over the batch, written out by hand."""
+# ----- the hand-written losses: negative bound summed over the batch, gradient the estimator's ---
+def vae_loss(model: VAE, batch: torch.Tensor, particles: int, iwae: bool) -> torch.Tensor:
+    """The negative ELBO (or IWAE bound) of ppgen's MLP VAE, written out by hand."""
     h = model.encoder(batch, None)
     loc = model.loc_head(h)
     scale = F.softplus(model.scale_head(h)) + 1e-4  # ppgen's MIN_SCALE floor
-    eps = torch.randn((particles, *loc.shape))
+    eps = torch.randn((particles, *loc.shape), device=loc.device)
     z = loc + scale * eps  # (K, batch, latent)
     logits = model.decoder(z)
     log_px = -F.binary_cross_entropy_with_logits(
@@ -94,20 +93,160 @@ def hand_written_loss(model: VAE, batch: torch.Tensor, particles: int, iwae: boo
     return -bound.sum()
 
 
-def time_hand_written(x: torch.Tensor, particles: int, iwae: bool, steps: int) -> float:
-    model = fresh_vae(0, x)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+def sbn_log_weights(model: SigmoidBeliefNet, batch: torch.Tensor, particles: int):
+    """``log p(x, h)`` and ``log q(h | x)``, each ``(K, batch)``, for a one-layer SBN."""
+    logits_q = model.encoders[0](batch)  # (batch, H)
+    h = torch.bernoulli(torch.sigmoid(logits_q).detach().expand(particles, *logits_q.shape))
+    log_q = -F.binary_cross_entropy_with_logits(logits_q.expand_as(h), h, reduction="none").sum(-1)
+    log_prior = -F.binary_cross_entropy_with_logits(
+        model.top_logits.expand_as(h), h, reduction="none"
+    ).sum(-1)
+    logits_x = model.decoders[0](h)
+    log_px = -F.binary_cross_entropy_with_logits(
+        logits_x, batch.expand_as(logits_x), reduction="none"
+    ).sum(-1)
+    return log_prior + log_px, log_q
+
+
+def sbn_reinforce_loss(model: SigmoidBeliefNet, batch: torch.Tensor) -> torch.Tensor:
+    """REINFORCE per data point, no baseline: the gradient of ``log p + (log p - log q) log q``."""
+    log_p, log_q = sbn_log_weights(model, batch, 1)
+    elbo = log_p - log_q
+    surrogate = log_p + elbo.detach() * log_q
+    return -(surrogate + (elbo - surrogate).detach()).sum()
+
+
+def sbn_vimco_loss(model: SigmoidBeliefNet, batch: torch.Tensor, particles: int) -> torch.Tensor:
+    """VIMCO (Mnih & Rezende 2016): leave-one-out control variates from the geometric mean."""
+    log_p, log_q = sbn_log_weights(model, batch, particles)
+    log_w = log_p - log_q  # (K, batch)
+    bound = torch.logsumexp(log_w, 0) - math.log(particles)
+    others = (log_w.sum(0, keepdim=True) - log_w) / (particles - 1)
+    replaced = log_w.expand(particles, particles, -1).clone()
+    index = torch.arange(particles, device=log_w.device)
+    replaced[index, index] = others
+    signal = (bound - torch.logsumexp(replaced, 1) + math.log(particles)).detach()
+    return -(bound + (signal * (log_q - log_q.detach())).sum(0)).sum()
+
+
+def ppca_loss(model: PPCA, batch: torch.Tensor) -> torch.Tensor:
+    """PPCA's negative ELBO with its linear-Gaussian guide, one reparameterized draw."""
+    tril = transform_to(constraints.lower_cholesky)(model.guide_scale_tril_unconstrained)
+    noise_std = transform_to(constraints.positive)(model.noise_std_unconstrained)
+    loc = batch @ model.guide_weight.T + model.guide_bias  # (batch, K)
+    eps = torch.randn_like(loc)
+    z = loc + eps @ tril.T
+    latent_dim = z.shape[-1]
+    log_q = -0.5 * (eps.pow(2).sum(-1) + latent_dim * LOG_2PI) - tril.diagonal().log().sum()
+    log_pz = -0.5 * (z.pow(2).sum(-1) + latent_dim * LOG_2PI)
+    residual = (batch - z @ model.W.T - model.b) / noise_std
+    log_px = -0.5 * (residual.pow(2) + LOG_2PI).sum(-1) - batch.shape[-1] * noise_std.log()
+    return -(log_px + log_pz - log_q).sum()
+
+
+def flow_loss(model: FlowDensity, batch: torch.Tensor) -> torch.Tensor:
+    """The flow's negative log-likelihood: its transformed distribution, called directly."""
+    return -model.distribution().log_prob(batch).sum()
+
+
+# ----- the configurations -------------------------------------------------------------------------
+@dataclass
+class Config:
+    label: str
+    data: str  # key of the data sets built in main()
+    build: object  # seed, data -> model
+    estimator: str
+    particles: int
+    hand_written: object  # model, batch -> loss
+
+
+def vae(seed, x):
+    torch.manual_seed(seed)
+    return VAE(64, latent_dim=10, hidden_dims=(200, 200)).init_from_data(x)
+
+
+def sbn(seed, x):
+    torch.manual_seed(seed)
+    return SigmoidBeliefNet(64, [200])
+
+
+def ppca(seed, x):
+    torch.manual_seed(seed)
+    return PPCA(x.shape[1], 10).init_from_data(x)
+
+
+def flow(seed, x):
+    torch.manual_seed(seed)
+    model = FlowDensity(64, "realnvp", num_layers=4, hidden_dims=(128,), preprocess="logit")
+    return model.init_from_data(x)
+
+
+CONFIGS = [
+    Config("VAE trace", "binary", vae, "trace", 1, lambda m, b: vae_loss(m, b, 1, False)),
+    Config("VAE iwae K=1", "binary", vae, "iwae", 1, lambda m, b: vae_loss(m, b, 1, True)),
+    Config("VAE iwae K=5", "binary", vae, "iwae", 5, lambda m, b: vae_loss(m, b, 5, True)),
+    Config("VAE iwae K=50", "binary", vae, "iwae", 50, lambda m, b: vae_loss(m, b, 50, True)),
+    Config("SBN tracegraph", "binary", sbn, "tracegraph", 1, sbn_reinforce_loss),
+    Config("SBN vimco K=5", "binary", sbn, "vimco", 5, lambda m, b: sbn_vimco_loss(m, b, 5)),
+    Config("PPCA trace", "levels", ppca, "trace", 1, ppca_loss),
+    Config("RealNVP trace", "dequantized", flow, "trace", 1, flow_loss),
+]
+
+
+# ----- timing -------------------------------------------------------------------------------------
+def peak_memory(device: torch.device) -> float:
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else math.nan
+
+
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def time_ppgen(config, x, steps, device, compile) -> tuple[float, float]:
+    """Seconds per step of ``ppgen.fit`` after the warm-up, read off its history (``wall_time``
+    is the training time so far, logged with one sync every ``WARMUP`` steps), and peak MiB."""
+    model = config.build(0, x)
+    reset_peak(device)
+    result = ppgen.fit(
+        model,
+        x,
+        estimator=config.estimator,
+        num_particles=config.particles,
+        steps=WARMUP + steps,
+        batch_size=BATCH,
+        lr=LR,
+        progress=False,
+        log_every=WARMUP,
+        device=device,
+        compile=compile,
+    )
+    if compile == "auto" and not result.compiled:
+        print(f"  note: {config.label} ran eagerly under compile='auto'")
+    history = result.history
+    seconds = float(history["wall_time"].iloc[-1] - history["wall_time"].iloc[0]) / steps
+    return seconds, peak_memory(device)
+
+
+def time_hand_written(config, x, steps, device) -> tuple[float, float]:
+    model = config.build(0, x).to(device)
+    x = x.to(device)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=LR)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, WARMUP + steps, LR / 100)
-    generator = torch.Generator().manual_seed(0)
-    order, position, losses = torch.randperm(len(x), generator=generator), 0, []
+    generator = torch.Generator(device=device).manual_seed(0)
+    order = torch.randperm(len(x), generator=generator, device=device)
+    position, losses = 0, []
+    reset_peak(device)
 
     def step():
         nonlocal order, position
         if position >= len(x):
-            order, position = torch.randperm(len(x), generator=generator), 0
+            order, position = torch.randperm(len(x), generator=generator, device=device), 0
         batch = x[order[position : position + BATCH]]
         position += BATCH
-        loss = hand_written_loss(model, batch, particles, iwae) / len(batch)
+        loss = config.hand_written(model, batch) / len(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -116,21 +255,16 @@ def time_hand_written(x: torch.Tensor, particles: int, iwae: bool, steps: int) -
 
     for _ in range(WARMUP):
         step()
+    torch.stack(losses).tolist()
+    losses.clear()
     start = time.perf_counter()
     for done in range(1, steps + 1):
         step()
         if done % WARMUP == 0:  # log like fit does: one sync per log row
             torch.stack(losses).tolist()
             losses.clear()
-    return (time.perf_counter() - start) / steps
-
-
-CONFIGS = [  # (label, ppgen estimator, particles, iwae)
-    ("VAE trace", "trace", 1, False),
-    ("VAE iwae K=1", "iwae", 1, True),
-    ("VAE iwae K=5", "iwae", 5, True),
-    ("VAE iwae K=50", "iwae", 50, True),
-]
+    sync(device)
+    return (time.perf_counter() - start) / steps, peak_memory(device)
 
 
 def main() -> None:
@@ -138,49 +272,74 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=300, help="a multiple of 20")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", nargs="*", help="configuration labels to run (default: all)")
     parser.add_argument("--out", default=Path(__file__).parent / "results", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    x = ppgen.load_dataset("digits", binarize="threshold").train
+    device = ppgen.inference.trainer.resolve_device(args.device)
+    data = {
+        "binary": ppgen.load_dataset("digits", binarize="threshold").train,
+        "levels": ppgen.load_dataset("digits", drop_constant=True).train,
+        "dequantized": ppgen.load_dataset("digits", dequantize=True).train,
+    }
+    configs = [c for c in CONFIGS if not args.only or c.label in args.only]
 
     rows = []
-    for label, estimator, particles, iwae in CONFIGS:
-        ppgen_times, hand_times = [], []
-        for _ in range(args.repeats):  # interleaved, so drifts in machine load hit both
-            ppgen_times.append(time_ppgen(x, estimator, particles, args.steps))
-            hand_times.append(time_hand_written(x, particles, iwae, args.steps))
-        ratios = [p / h for p, h in zip(ppgen_times, hand_times)]
-        rows.append(
-            {
-                "configuration": label,
-                "device": "cpu",
-                "batch": BATCH,
-                "ppgen ms/step": 1000 * statistics.median(ppgen_times),
-                "hand-written ms/step": 1000 * statistics.median(hand_times),
-                "ratio (median of runs)": statistics.median(ratios),
-                "ratio min": min(ratios),
-                "ratio max": max(ratios),
-            }
-        )
+    for config in configs:
+        x = data[config.data]
+        times = {"compiled": [], "eager": [], "hand": []}
+        memory = {"compiled": [], "eager": [], "hand": []}
+        for _ in range(args.repeats):  # interleaved, so drifts in machine load hit all three
+            runs = (
+                ("compiled", time_ppgen, (config, x, args.steps, device, "auto")),
+                ("eager", time_ppgen, (config, x, args.steps, device, False)),
+                ("hand", time_hand_written, (config, x, args.steps, device)),
+            )
+            for key, run, run_args in runs:
+                seconds, mib = run(*run_args)
+                times[key].append(seconds)
+                memory[key].append(mib)
+        median = {k: statistics.median(v) for k, v in times.items()}
+        row = {
+            "configuration": config.label,
+            "device": device.type,
+            "ppgen ms/step": 1000 * median["compiled"],
+            "ppgen eager ms/step": 1000 * median["eager"],
+            "hand-written ms/step": 1000 * median["hand"],
+            "ratio": statistics.median(p / h for p, h in zip(times["compiled"], times["hand"])),
+            "ratio min": min(p / h for p, h in zip(times["compiled"], times["hand"])),
+            "ratio max": max(p / h for p, h in zip(times["compiled"], times["hand"])),
+            "eager ratio": statistics.median(p / h for p, h in zip(times["eager"], times["hand"])),
+            "ppgen points/s": BATCH / median["compiled"],
+        }
+        if device.type == "cuda":
+            row["ppgen peak MiB"] = max(memory["compiled"])
+            row["hand-written peak MiB"] = max(memory["hand"])
+        rows.append(row)
         print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
+
     table = pd.DataFrame(rows)
+    suffix = "" if device.type == "cpu" else f"_{device.type}"
     args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "speed_vs_pytorch.csv", index=False)
+    table.to_csv(args.out / f"speed_vs_pytorch{suffix}.csv", index=False)
     text = [
         "# ppgen's training step against a hand-written PyTorch loop",
         "",
         f"Command: `python benchmarks/speed_vs_pytorch.py --repeats {args.repeats} "
-        f"--steps {args.steps} --threads {args.threads}`",
-        f"Machine: {machine()}.",
+        f"--steps {args.steps} --threads {args.threads} --device {args.device}`",
+        f"Machine: {machine(device)}.",
         "",
         f"Median milliseconds per step over {args.repeats} interleaved runs of {args.steps} steps "
-        f"each (after {WARMUP} warm-up steps), binarized digits, batch {BATCH}, Adam lr {LR} with "
-        "a cosine schedule. Ratio: ppgen / hand-written, per pair of runs.",
+        f"each (after {WARMUP} warm-up steps), digits, batch {BATCH}, Adam lr {LR} with a cosine "
+        "schedule. `ppgen`: `fit` with its default compiled step; `ppgen eager`: "
+        "`fit(compile=False)`. Ratios: ppgen / hand-written, the median over repeats of each "
+        "repeat's ratio (min and max beside it).",
         "",
         table.to_markdown(index=False, floatfmt=".3f"),
         "",
     ]
-    (args.out / "speed_vs_pytorch.md").write_text("\n".join(text))
+    (args.out / f"speed_vs_pytorch{suffix}.md").write_text("\n".join(text))
 
 
 if __name__ == "__main__":
