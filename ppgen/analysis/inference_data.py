@@ -37,16 +37,15 @@ import arviz as az
 import numpy as np
 import pyro.poutine as poutine
 import torch
+from pyro.poutine.util import prune_subsample_sites
 
-from ..evaluation.importance import (
-    SAMPLE_PLATE,
-    per_datapoint,
-    plate_nesting,
-    scored_trace,
-    vectorize,
-)
-from ..models.base import GenerativeModel, split_pair
-from ..validation import check_data
+from ..inference.batches import check_tensor
+from ..inference.importance import SAMPLE_PLATE, split_log_prob, vectorize
+from ..inference.importance import scored_trace as _scored_trace
+from ..inference.pair import resolve_pair
+from ..inference.param_scope import pair_params
+from ..inference.program import ProgramError
+from ..models.base import GenerativeModel
 
 SAMPLE_DIM_NAME = "draw"
 
@@ -78,16 +77,32 @@ def to_inference_data(
             model's own marginal, called like the model and replayed on the guide's draws.
         kwargs: passed to model and guide (e.g. ``y=`` labels).
     """
-    model_fn, guide_fn, data_plate, nesting = split_pair(model)
     if isinstance(model, GenerativeModel):
         x = model.check_data(x, "x")
     else:
-        x = check_data(x, name="x")
-    if not isinstance(num_samples, int) or num_samples < 1:
+        x = check_tensor(x, "x")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-    if nesting is None:
-        nesting = plate_nesting(model_fn, guide_fn, x, **kwargs)
-    sample_dim = -nesting - 1
+    pair = resolve_pair(model, (x,), kwargs)
+    with pair_params(pair.model_fn, pair.guide_fn):
+        return _to_inference_data(
+            model, pair, x, num_samples, prior, dims, coords, log_likelihood, kwargs
+        )
+
+
+def scored_trace(fn, x, replay_from=None, **kwargs):
+    """A scored trace of ``fn(x, **kwargs)`` without the plates' index sites."""
+    return prune_subsample_sites(_scored_trace(fn, (x,), kwargs, replay_from))
+
+
+def _to_inference_data(model, pair, x, num_samples, prior, dims, coords, log_likelihood, kwargs):
+    model_fn, guide_fn, data_plate = pair.model_fn, pair.guide_fn, pair.data_plate
+    if data_plate is None:
+        raise ProgramError(
+            "to_inference_data needs a vectorized plate over the data points that the observed "
+            "sites share; name it with a plate around the observations"
+        )
+    sample_dim = -pair.nesting - 1
 
     guide_trace = scored_trace(vectorize(guide_fn, num_samples, sample_dim), x, **kwargs)
     model_trace = scored_trace(
@@ -119,7 +134,8 @@ def to_inference_data(
             raise ValueError(f"the marginal model does not observe the site {name!r}")
         site = log_lik_trace.nodes[name]
         per_point = _per_point(site, sample_dim, data_plate, len(x))
-        log_likelihood_arrays[name] = np.broadcast_to(per_point, (num_samples, len(x)))[None]
+        per_point = np.broadcast_to(per_point, (num_samples, per_point.shape[-1]))
+        log_likelihood_arrays[name] = per_point[None]
         predictive[name] = _site_array(
             predictive_trace.nodes[name], sample_dim, data_plate, derived_dims, name
         )
@@ -271,18 +287,20 @@ def _per_point(site, sample_dim, data_plate, num_points) -> np.ndarray:
     does not depend on the draw), without the plate's subsampling scale."""
     log_prob = site["unscaled_log_prob"]
     log_prob = log_prob.reshape((1,) * (-sample_dim - log_prob.dim()) + log_prob.shape)
-    frames = {f.name: f.dim for f in site["cond_indep_stack"]}
+    frames = {f.name: f for f in site["cond_indep_stack"] if f.vectorized}
     if data_plate not in frames:
         raise ValueError(f"observed site {site['name']!r} is outside the plate {data_plate!r}")
-    log_prob = log_prob.movedim(sample_dim, 0).movedim(frames[data_plate], -1)
-    return _numpy(log_prob.reshape(log_prob.shape[0], -1, num_points).sum(1))
+    points = frames[data_plate].size  # the plate's subsample size where it subsamples
+    log_prob = log_prob.movedim(sample_dim, 0).movedim(frames[data_plate].dim, -1)
+    log_prob = log_prob.expand(*log_prob.shape[:-1], points)
+    return _numpy(log_prob.reshape(log_prob.shape[0], -1, points).sum(1))
 
 
 def _log_weight(model_trace, guide_trace, sample_dim, data_plate, num_points, per_point):
     """``log p(x, z) - log q(z | x)`` per draw (and per data point when every latent is local)."""
     if per_point:
-        log_p = per_datapoint(model_trace, data_plate, sample_dim, num_points)
-        log_q = per_datapoint(guide_trace, data_plate, sample_dim, num_points)
+        log_p, _ = split_log_prob(model_trace, data_plate, sample_dim)
+        log_q, _ = split_log_prob(guide_trace, data_plate, sample_dim)
         return _numpy(log_p - log_q)
     return _numpy(
         _summed_log_prob(model_trace, sample_dim) - _summed_log_prob(guide_trace, sample_dim)

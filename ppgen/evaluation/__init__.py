@@ -8,13 +8,13 @@ from .baselines import independent_bernoulli_log_lik
 from .bounds import bits_per_dim, elbo, log_likelihood
 from .compare import compare
 from .gradients import gradient_stats
-from .importance import log_importance_weights
 from .kde import kde_log_likelihood
 from .latents import active_units, latent_activity, posterior_mean
 from .memorization import memorization_check, nearest_neighbour_distances
 from .modes import mode_coverage
 from .reconstruction import reconstruction_error
 from .two_sample import TwoSampleTest, mmd_test
+from .weights import log_importance_weights
 
 __all__ = [
     "TwoSampleTest",

@@ -19,84 +19,84 @@ import math
 
 import torch
 
-from .importance import log_importance_weights
+from ..inference.param_scope import pair_params
+from ..models.base import split_pair
+from .weights import PointWeights, check_num_samples, data_spec
 
 
 def _chunks(total: int, size: int):
-    if not isinstance(size, int) or size < 1:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"chunk_size must be a positive int, got {size!r}")
     for start in range(0, total, size):
         yield min(size, total - start)
 
 
-def _row_chunks(x: torch.Tensor, batch_size: int | None, kwargs: dict):
-    """``(rows, kwargs)`` for ``batch_size`` rows at a time; tensors in ``kwargs`` with one entry
-    per row (labels) are split alike. Empty data makes one (empty) chunk, so that the per-chunk
-    data checks name the problem."""
-    if batch_size is None:
-        yield x, kwargs
-        return
-    if not isinstance(batch_size, int) or batch_size < 1:
+def _row_calls(model, x, batch_size, kwargs: dict):
+    """``(args, kwargs)`` for ``batch_size`` rows at a time (all rows for ``None``); keyword
+    tensors with one row per data point (labels) are split alike."""
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    for start in range(0, max(len(x), 1), batch_size):
-        rows = slice(start, start + batch_size)
-        yield (
-            x[rows],
-            {
-                key: value[rows]
-                if isinstance(value, torch.Tensor) and value.dim() and len(value) == len(x)
-                else value
-                for key, value in kwargs.items()
-            },
-        )
+    return data_spec(model, x, kwargs).chunks(batch_size)
 
 
 @torch.no_grad()
 def elbo(
     model,
-    x: torch.Tensor,
+    x,
     num_samples: int = 1,
     chunk_size: int = 100,
     batch_size: int | None = 1000,
     **kwargs,
 ) -> torch.Tensor:
-    """Monte Carlo ELBO per data point, shape ``(num_points,)``, averaged over ``num_samples``;
-    ``kwargs`` go to model and guide (e.g. ``y=`` labels). ``chunk_size`` samples for
-    ``batch_size`` points (``None``: all) at a time."""
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    """Monte Carlo ELBO per data point, shape ``(num_points,)``, averaged over ``num_samples``.
+
+    ``x``: the data the programs take (a tensor of any shape with rows on dim 0, a tuple or dict
+    of tensors); ``kwargs`` go to model and guide (e.g. ``y=`` labels). ``chunk_size`` samples
+    for ``batch_size`` points (``None``: all) at a time."""
+    check_num_samples(num_samples)
+    calls = _row_calls(model, x, batch_size, kwargs)
+    weights = PointWeights(model)
     parts = []
-    for rows, row_kwargs in _row_chunks(x, batch_size, kwargs):
-        total = sum(
-            log_importance_weights(model, rows, n, **row_kwargs).sum(0)
-            for n in _chunks(num_samples, chunk_size)
-        )
-        parts.append(total / num_samples)
+    with pair_params(*split_pair(model)[:2]):
+        for args, row_kwargs in calls:
+            total = sum(
+                weights(args, row_kwargs, n).sum(0) for n in _chunks(num_samples, chunk_size)
+            )
+            parts.append(total / num_samples)
     return torch.cat(parts)
 
 
 @torch.no_grad()
 def log_likelihood(
     model,
-    x: torch.Tensor,
+    x,
     num_samples: int = 5000,
     chunk_size: int = 100,
     batch_size: int | None = 1000,
     **kwargs,
 ) -> torch.Tensor:
-    """Importance-sampled ``log p(x)`` per data point, shape ``(num_points,)``; ``kwargs`` go to
-    model and guide (e.g. ``y=`` labels, which makes it ``log p(x | y)``). ``chunk_size``
-    samples for ``batch_size`` points (``None``: all) at a time; with ``num_samples=K`` this is
-    the K-sample IWAE bound of every point."""
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    """Importance-sampled ``log p(x)`` per data point, shape ``(num_points,)``.
+
+    ``x``: the data the programs take (a tensor of any shape with rows on dim 0, a tuple or dict
+    of tensors); ``kwargs`` go to model and guide (e.g. ``y=`` labels, which makes it
+    ``log p(x | y)``). ``chunk_size`` samples for ``batch_size`` points (``None``: all) at a
+    time; with ``num_samples=K`` this is the K-sample IWAE bound of every point. The data plate
+    is found from the program, whatever its name; nested and sequential plates, ``pyro.markov``
+    and masks are summed into each point's weight. Programs with global latents are refused
+    (see :mod:`ppgen.evaluation.weights`)."""
+    check_num_samples(num_samples)
+    calls = _row_calls(model, x, batch_size, kwargs)
+    weights = PointWeights(model)
     parts = []
-    for rows, row_kwargs in _row_chunks(x, batch_size, kwargs):
-        running = None  # log sum of the weights seen so far, (rows,)
-        for n in _chunks(num_samples, chunk_size):
-            chunk = torch.logsumexp(log_importance_weights(model, rows, n, **row_kwargs), dim=0)
-            running = chunk if running is None else torch.logaddexp(running, chunk)
-        parts.append(running - math.log(num_samples))
+    with pair_params(*split_pair(model)[:2]):
+        for args, row_kwargs in calls:
+            running = None  # log sum of the weights seen so far, (rows,)
+            for n in _chunks(num_samples, chunk_size):
+                chunk = torch.logsumexp(weights(args, row_kwargs, n), dim=0)
+                running = chunk if running is None else torch.logaddexp(running, chunk)
+            parts.append(running - math.log(num_samples))
     return torch.cat(parts)
 
 

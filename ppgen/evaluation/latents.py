@@ -12,9 +12,10 @@ import pyro.poutine as poutine
 import torch
 from pyro.poutine.util import prune_subsample_sites
 
-from ..models.base import GenerativeModel, split_pair
-from ..validation import check_data
-from .importance import plate_nesting, vectorize
+from ..inference.batches import check_tensor
+from ..inference.importance import vectorize
+from ..inference.pair import resolve_pair
+from ..models.base import GenerativeModel
 
 #: Burda et al. (2016): a unit is active when the variance over x of E_q[u | x] exceeds this.
 ACTIVITY_THRESHOLD = 0.01
@@ -30,11 +31,12 @@ def posterior_mean(
     ``num_samples`` Monte Carlo average (flow guides): the Monte Carlo error adds about
     ``Var_q / num_samples`` to the activity, far below the threshold at the default.
     """
-    model_fn, guide_fn, _, nesting = split_pair(model)
     if isinstance(model, GenerativeModel):
         model.check_data(x, "x")
     else:
-        check_data(x, name="x")
+        check_tensor(x, "x")
+    pair = resolve_pair(model, (x,), kwargs)
+    guide_fn = pair.guide_fn
     trace = prune_subsample_sites(poutine.trace(guide_fn).get_trace(x, **kwargs))
     latent = [n for n, s in trace.nodes.items() if s["type"] == "sample" and not s["is_observed"]]
     if site is None:
@@ -47,9 +49,7 @@ def posterior_mean(
         return trace.nodes[site]["fn"].mean
     except NotImplementedError:
         pass
-    if nesting is None:
-        nesting = plate_nesting(model_fn, guide_fn, x, **kwargs)
-    fn = vectorize(guide_fn, num_samples, -nesting - 1)
+    fn = vectorize(guide_fn, num_samples, -pair.nesting - 1)
     return poutine.trace(fn).get_trace(x, **kwargs).nodes[site]["value"].mean(0)
 
 

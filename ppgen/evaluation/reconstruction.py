@@ -11,9 +11,11 @@ from __future__ import annotations
 import pyro.poutine as poutine
 import torch
 
-from ..models.base import GenerativeModel, split_pair
-from ..validation import check_data, check_name
-from .importance import per_datapoint, plate_nesting, scored_trace, vectorize
+from ..inference.batches import check_tensor
+from ..inference.importance import scored_trace, split_log_prob, vectorize
+from ..inference.pair import resolve_pair
+from ..models.base import GenerativeModel
+from ..validation import check_name
 
 METRICS = ("nll", "squared")
 
@@ -27,24 +29,24 @@ def reconstruction_error(
     check_name(metric, METRICS, "reconstruction metric")
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-    model_fn, guide_fn, data_plate, nesting = split_pair(model)
     if isinstance(model, GenerativeModel):
         model.check_data(x, "x")
         observed = model.observed_site
     else:
-        check_data(x, name="x")
+        check_tensor(x, "x")
         observed = "x"
-    if nesting is None:
-        nesting = plate_nesting(model_fn, guide_fn, x, **kwargs)
-    sample_dim = -nesting - 1
-    guide_trace = poutine.trace(vectorize(guide_fn, num_samples, sample_dim)).get_trace(x, **kwargs)
+    pair = resolve_pair(model, (x,), kwargs)
+    data_plate, sample_dim = pair.data_plate, -pair.nesting - 1
+    guide_trace = poutine.trace(vectorize(pair.guide_fn, num_samples, sample_dim)).get_trace(
+        x, **kwargs
+    )
     model_trace = scored_trace(
-        vectorize(model_fn, num_samples, sample_dim), x, guide_trace, **kwargs
+        vectorize(pair.model_fn, num_samples, sample_dim), (x,), kwargs, guide_trace
     )
     if observed not in model_trace.nodes:
         raise ValueError(f"the model has no observed site {observed!r}")
     if metric == "nll":
-        log_lik = per_datapoint(model_trace, data_plate, sample_dim, len(x), sites={observed})
+        log_lik, _ = split_log_prob(model_trace, data_plate, sample_dim, sites={observed})
         return -log_lik.mean(0)
     mean = model_trace.nodes[observed]["fn"].mean  # (num_samples, num_points, data_dim)
     return (x - mean).pow(2).sum(-1).mean(0)

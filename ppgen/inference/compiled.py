@@ -69,7 +69,7 @@ class _DetachUnreparameterized(Messenger):
 
 
 class CompiledObjective:
-    """Call as ``compiled(x, **kwargs)``: the objective's value, from a checked trace where one
+    """Call as ``compiled(*args, **kwargs)``: the objective's value, from a checked trace where one
     exists for this input shape, else eagerly.
 
     Args:
@@ -91,29 +91,41 @@ class CompiledObjective:
         """Whether every step so far ran from a trace."""
         return bool(self._traces) and not self.fallbacks
 
-    def __call__(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+    def __call__(self, *args, **kwargs) -> torch.Tensor:
         if not torch.is_grad_enabled():  # evaluation: eager, no trace needed
-            return self.objective(self.model_fn, self.guide_fn, x, **kwargs)
+            return self.objective(self.model_fn, self.guide_fn, *args, **kwargs)
         keywords = tuple(sorted(kwargs))
-        values = tuple(kwargs[k] for k in keywords)
-        key = (keywords,) + tuple((tuple(v.shape), v.dtype, v.device) for v in (x, *values))
+        values = (*args, *(kwargs[k] for k in keywords))
+        # Tensors are inputs of the trace, keyed by shape; anything else is baked in, keyed by
+        # identity (an unbatched model argument).
+        key = (len(args), keywords) + tuple(
+            (tuple(v.shape), v.dtype, v.device) if isinstance(v, torch.Tensor) else ("const", id(v))
+            for v in values
+        )
         if key not in self._traces:
-            self._traces[key] = self._build(key, x, keywords, values)
+            self._traces[key] = self._build(key, args, keywords, values)
         traced = self._traces[key]
         if traced is None:
-            return self.objective(self.model_fn, self.guide_fn, x, **kwargs)
+            return self.objective(self.model_fn, self.guide_fn, *args, **kwargs)
+        tensors = [v for v in values if isinstance(v, torch.Tensor)]
         with torch.jit.optimized_execution(False):  # see the module docstring
-            return traced(x, *values, *self.parameters)
+            return traced(*tensors, *self.parameters)
 
-    def _build(self, key, x, keywords, values):
-        def objective(x, *tensors):
+    def _build(self, key, args, keywords, values):
+        tensor_slots = [i for i, v in enumerate(values) if isinstance(v, torch.Tensor)]
+
+        def objective(*tensors):
             # Parameters arrive as inputs but are read, as always, through the modules and the
             # param store: the tracer knows them by identity and records them as inputs.
-            kwargs = dict(zip(keywords, tensors[: len(keywords)]))
+            filled = list(values)
+            for slot, tensor in zip(tensor_slots, tensors):
+                filled[slot] = tensor
+            call_args = filled[: len(args)]
+            call_kwargs = dict(zip(keywords, filled[len(args) :]))
             with _DetachUnreparameterized():
-                return self.objective(self.model_fn, self.guide_fn, x, **kwargs)
+                return self.objective(self.model_fn, self.guide_fn, *call_args, **call_kwargs)
 
-        inputs = (x, *values, *self.parameters)
+        inputs = (*(values[i] for i in tensor_slots), *self.parameters)
         # Tracing and checking draw random numbers; the run's stream must not notice, so that a
         # compiled run follows the eager one draw for draw.
         with (
@@ -138,7 +150,7 @@ class CompiledObjective:
     def _fall_back(self, key, reason: str) -> None:
         self.fallbacks[key] = reason
         warnings.warn(
-            f"compile: {reason}; batches of shape {tuple(key[1][0])} run eagerly",
+            f"compile: {reason}; batches of shape {key[2][0] if len(key) > 2 else ()} run eagerly",
             stacklevel=4,
         )
         return None

@@ -20,11 +20,7 @@ import math
 import torch
 from pyro.poutine.messenger import Messenger
 
-from ..evaluation.importance import (
-    per_datapoint,
-    scored_trace,
-    vectorize,
-)
+from .importance import assemble, is_reparameterized, scored_trace, vectorize
 from .multi_sample import MultiSampleEstimator
 from .registry import register_estimator
 
@@ -78,32 +74,39 @@ class DReG(MultiSampleEstimator):
     # torch.func.functional_call (the detached-parameter pass) refuses to run under a trace.
     traceable = False
 
-    def __call__(self, model, guide, x: torch.Tensor, **kwargs) -> torch.Tensor:
-        model_fn, guide_fn, data_plate, nesting = self.resolve(model, guide, x, **kwargs)
-        sample_dim, K, N = -nesting - 1, self.num_particles, x.shape[0]
+    def __call__(self, model, guide, *args, **kwargs) -> torch.Tensor:
+        from .program import run_vectorized
+
+        pair = self.resolve(model, guide, args, kwargs)
+        sample_dim, K = -pair.nesting - 1, self.num_particles
 
         def scored(fn, replay_from=None):
-            trace = scored_trace(vectorize(fn, K, sample_dim), x, replay_from, **kwargs)
-            return trace, per_datapoint(trace, data_plate, sample_dim, N)
+            return scored_trace(vectorize(fn, K, sample_dim), args, kwargs, replay_from)
 
-        guide_trace, _ = scored(guide_fn)  # z_k(phi, eps): the reparameterized path
-        if any(
-            site["type"] == "sample" and not site["fn"].has_rsample
+        def weights(model_trace, guide_trace):
+            # Per data point, or joint for a model with global latents (see multi_sample.py).
+            parts = assemble(model_trace, guide_trace, pair.data_plate, sample_dim)
+            return parts.per_point_or_joint()
+
+        guide_trace = run_vectorized(lambda: scored(pair.guide_fn), K)  # z_k(phi, eps)
+        if not all(
+            is_reparameterized(site)
             for site in guide_trace.nodes.values()
+            if site["type"] == "sample"
         ):
             raise ValueError("dreg needs a fully reparameterizable guide; use 'vimco' or 'rws'")
         # log w with constant parameters: its gradient is the path derivative through z only.
-        _, log_q_path = scored(with_constant_parameters(guide_fn), guide_trace)
-        _, log_p_path = scored(with_constant_parameters(model_fn), guide_trace)
-        log_w = log_p_path - log_q_path  # (K, N)
+        guide_path = scored(with_constant_parameters(pair.guide_fn), guide_trace)
+        model_path = scored(with_constant_parameters(pair.model_fn), guide_trace)
+        log_w = weights(model_path, guide_path).log_w  # (K, N), or (K, 1) joint
         # log p with constant samples: its gradient is the model's, grad_theta log p(x, z_k).
-        _, log_p_theta = scored(model_fn, _frozen(guide_trace))
-        weights = torch.softmax(log_w.detach(), dim=0)  # w~_k, (K, N)
+        log_p_theta = weights(scored(pair.model_fn, _frozen(guide_trace)), guide_path).log_p
+        weights_ = torch.softmax(log_w.detach(), dim=0)  # w~_k
         bound = torch.logsumexp(log_w.detach(), dim=0) - math.log(K)
         surrogate = (
             bound
-            + (weights.pow(2) * (log_w - log_w.detach())).sum(0)
-            + (weights * (log_p_theta - log_p_theta.detach())).sum(0)
+            + (weights_.pow(2) * (log_w - log_w.detach())).sum(0)
+            + (weights_ * (log_p_theta - log_p_theta.detach())).sum(0)
         )
         return -surrogate.sum()
 

@@ -1,22 +1,24 @@
 """``enum``: Pyro's ``TraceEnum_ELBO``, summing discrete latents exactly instead of sampling them.
 
-Every guide site with enumerable support (Categorical, Bernoulli, ...) is enumerated in parallel
-(``config_enumerate(guide, "parallel")``), so its contribution to the ELBO and its gradient are
-exact sums weighted by ``q``; sites that cannot be enumerated (continuous, or a vector of Bernoullis
-declared with ``to_event``) are still sampled. The model must accept the enumerated values, which
-arrive in extra batch dimensions to the left of its plates (Pyro's enumeration tutorial).
+Exactly the sites the user marked are enumerated: a guide decorated with
+``pyro.infer.config_enumerate`` (every enumerable site) or sites with
+``infer={"enumerate": "parallel"}`` (one by one); their contribution to the ELBO and its gradient
+are exact sums weighted by ``q``. Unmarked sites are sampled, as in Pyro. ``fit`` refuses a
+program with no marked site (:mod:`ppgen.inference.requirements`). The model must accept the
+enumerated values, which arrive in extra batch dimensions to the left of its plates (Pyro's
+enumeration tutorial).
 """
 
 from __future__ import annotations
 
 import torch
-from pyro.infer import TraceEnum_ELBO, config_enumerate
+from pyro.infer import TraceEnum_ELBO
 
 from .registry import register_estimator
 
 
 class EnumELBO:
-    """A loss callable: ``TraceEnum_ELBO`` on the guide with every enumerable site enumerated."""
+    """A loss callable: ``TraceEnum_ELBO``, enumerating the sites marked for enumeration."""
 
     __name__ = "enum"
     #: Enumeration depends on shapes and supports only, never on values: ``fit`` may trace it.
@@ -31,7 +33,6 @@ class EnumELBO:
         self.num_particles = num_particles
 
     def __call__(self, model, guide, *args, **kwargs):
-        guide = config_enumerate(guide, default="parallel")
         if not torch.is_grad_enabled():  # e.g. validation: differentiable_loss refuses no_grad
             return torch.as_tensor(self.elbo.loss(model, guide, *args, **kwargs))
         return self.elbo.differentiable_loss(model, guide, *args, **kwargs)

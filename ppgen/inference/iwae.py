@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..evaluation.importance import WeightParts
+from .importance import WeightParts
 from .multi_sample import MultiSampleEstimator
 from .registry import register_estimator
 
@@ -18,13 +18,9 @@ class IWAE(MultiSampleEstimator):
     """The K-sample importance-weighted bound with reparameterized gradients."""
 
     name = "iwae"
+    needs_reparameterized = True
 
     def surrogate(self, parts: WeightParts) -> torch.Tensor:
-        if not parts.reparameterized:
-            raise ValueError(
-                "iwae differentiates through reparameterized samples, but this guide has "
-                "non-reparameterizable (e.g. discrete) sites; use estimator='vimco'"
-            )
         return self.bound(parts.log_w)
 
 

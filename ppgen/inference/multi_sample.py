@@ -1,10 +1,15 @@
-"""Shared base of the multi-sample estimators (``iwae``, ``vimco``).
+"""Shared base of the multi-sample estimators (``iwae``, ``dreg``, ``vimco``, ``rws``, NVIL).
 
-They all draw K samples per data point in one vectorized pass, score them as importance weights
-``log w_k = log p(x, z_k) - log q(z_k | x)`` (:func:`ppgen.evaluation.importance.weight_parts`), and
-turn them into a per-datapoint surrogate whose value is the K-sample bound
-``log (1/K) sum_k w_k`` and whose gradient is the estimator's. Everything is per data point, so a
-datapoint's value does not depend on the batch it is in.
+They all draw K samples in one vectorized pass, score them as importance weights
+``log w_k = log p(x, z_k) - log q(z_k | x)`` (:func:`ppgen.inference.importance.weight_parts`), and
+turn them into a surrogate whose value is the K-sample bound ``log (1/K) sum_k w_k`` and whose
+gradient is the estimator's.
+
+Per data point where every site lies in the data plate, so a datapoint's value does not depend on
+the batch it is in. A model with global latents (or without a data plate) has weights only for
+the batch as a whole: the bound is then over the joint of the globals and the batch's locals,
+Pyro's ``RenyiELBO(alpha=0)``, with the minibatch scale on the locals
+(:meth:`~ppgen.inference.importance.WeightParts.joint`). It is a bound on ``log p(x_1..N)``.
 
 Recipe for a new one: subclass, implement :meth:`surrogate`, register a factory.
 """
@@ -15,48 +20,70 @@ import math
 
 import torch
 
-from ..evaluation.importance import WeightParts, plate_nesting, weight_parts
-from ..models.base import split_pair
+from .importance import WeightParts, weight_parts
+from .pair import PairCache
 
 
 class MultiSampleEstimator:
-    """A loss callable ``estimator(model, guide, x) -> -sum_n surrogate_n`` over K samples."""
+    """A loss callable ``estimator(model, guide, *args, **kwargs) -> -sum surrogate`` over K
+    samples."""
 
     name = "multi-sample"
-
-    def __init__(self, num_particles: int = 1, max_plate_nesting: int | None = None):
-        if not isinstance(num_particles, int) or num_particles < 1:
-            raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
-        self.num_particles = num_particles
-        self.max_plate_nesting = max_plate_nesting
-        self.__name__ = self.name  # what fit() reports as the objective
-
     #: Whether guide samples are constants for this estimator (no reparameterized path).
     detach_samples = False
     #: A pure function of the samples, no state between calls: ``fit`` may trace it.
     traceable = True
+    #: Whether every guide site must have a reparameterized sampler.
+    needs_reparameterized = False
 
-    def resolve(self, model, guide, x: torch.Tensor, **kwargs) -> tuple[object, object, str, int]:
-        """``(model_fn, guide_fn, data_plate, max_plate_nesting)``, the nesting found once by
-        tracing for plain functions."""
-        model_fn, guide_fn, data_plate, nesting = split_pair((model, guide))
-        nesting = nesting if nesting is not None else self.max_plate_nesting
-        if nesting is None:
-            self.max_plate_nesting = nesting = plate_nesting(model_fn, guide_fn, x, **kwargs)
-        return model_fn, guide_fn, data_plate, nesting
+    def __init__(self, num_particles: int = 1, max_plate_nesting: int | None = None):
+        if isinstance(num_particles, bool) or not isinstance(num_particles, int):
+            raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
+        if num_particles < 1:
+            raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
+        self.num_particles = num_particles
+        self._pair = PairCache(nesting=max_plate_nesting)
+        self.__name__ = self.name  # what fit() reports as the objective
 
-    def parts(self, model, guide, x: torch.Tensor, **kwargs) -> WeightParts:
-        model_fn, guide_fn, data_plate, nesting = self.resolve(model, guide, x, **kwargs)
-        return weight_parts(
-            model_fn,
-            guide_fn,
-            x,
+    @property
+    def max_plate_nesting(self) -> int | None:
+        return self._pair.nesting
+
+    @max_plate_nesting.setter
+    def max_plate_nesting(self, value: int | None) -> None:
+        self._pair = PairCache(self._pair.data_plate, value)
+
+    @property
+    def data_plate(self) -> str | None:
+        return self._pair.data_plate
+
+    @data_plate.setter
+    def data_plate(self, value: str | None) -> None:
+        self._pair = PairCache(value, self._pair.nesting)
+
+    def resolve(self, model, guide, args: tuple, kwargs: dict):
+        return self._pair(model, guide, args, kwargs)
+
+    def parts(self, model, guide, *args, **kwargs) -> WeightParts:
+        """The weights of this call, per data point or joint (see the module docstring)."""
+        pair = self.resolve(model, guide, args, kwargs)
+        parts = weight_parts(
+            pair.model_fn,
+            pair.guide_fn,
+            args,
+            kwargs,
             self.num_particles,
-            data_plate,
-            nesting,
+            pair.data_plate,
+            pair.nesting,
             self.detach_samples,
-            **kwargs,
         )
+        if self.needs_reparameterized and not parts.reparameterized:
+            raise ValueError(
+                f"{self.name} differentiates through reparameterized samples, but this guide "
+                "has non-reparameterizable (e.g. discrete) sites; use estimator='vimco', "
+                "'rws' or 'tracegraph'"
+            )
+        return parts.per_point_or_joint()
 
     @staticmethod
     def bound(log_w: torch.Tensor) -> torch.Tensor:
@@ -67,9 +94,9 @@ class MultiSampleEstimator:
         """Per-datapoint surrogate ``(batch,)``: value = the bound, gradient = the estimator's."""
         raise NotImplementedError
 
-    def __call__(self, model, guide, x: torch.Tensor, **kwargs) -> torch.Tensor:
-        """``kwargs`` go to model and guide (e.g. labels ``y``)."""
-        return -self.surrogate(self.parts(model, guide, x, **kwargs)).sum()
+    def __call__(self, model, guide, *args, **kwargs) -> torch.Tensor:
+        """``args``/``kwargs`` go to model and guide."""
+        return -self.surrogate(self.parts(model, guide, *args, **kwargs)).sum()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(num_particles={self.num_particles})"

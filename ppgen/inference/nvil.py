@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from ..evaluation.importance import WeightParts
+from .importance import WeightParts
 from .multi_sample import MultiSampleEstimator
 
 
@@ -70,13 +70,30 @@ class NVIL(MultiSampleEstimator):
             None if v is None else v.to(device) for v in (state["center"], state["variance"])
         )
 
-    def __call__(self, model, guide, x: torch.Tensor, **kwargs) -> torch.Tensor:
-        parts = self.parts(model, guide, x, **kwargs)
-        return -self.surrogate(parts, x).sum()
+    def __call__(self, model, guide, *args, **kwargs) -> torch.Tensor:
+        parts = self.parts(model, guide, *args, **kwargs)
+        return -self.surrogate(parts, self.features(args, parts)).sum()
 
-    def surrogate(self, parts: WeightParts, x: torch.Tensor) -> torch.Tensor:
-        signal = parts.log_w.detach()  # (K, batch)
-        b = self.baseline(x)  # (batch,)
+    @staticmethod
+    def features(args: tuple, parts: WeightParts) -> torch.Tensor | None:
+        """The baseline network's input: the first positional argument, one row per data point
+        (flattened), where it has one row per point; else ``None`` (centering only)."""
+        x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        if x is None or x.dim() == 0:
+            return None
+        x = x.reshape(x.shape[0], -1)
+        if not x.is_floating_point():
+            x = x.to(torch.get_default_dtype())
+        return x
+
+    def surrogate(self, parts: WeightParts, x: torch.Tensor | None) -> torch.Tensor:
+        signal = parts.log_w.detach()  # (K, batch), or (K, 1) for joint weights
+        if x is None:
+            b = signal.new_zeros(signal.shape[1:])
+        elif x.shape[0] == signal.shape[1]:
+            b = self.baseline(x)  # (batch,)
+        else:  # joint weights of a model with global latents: b = sum_n b(x_n)
+            b = self.baseline(x).sum(0, keepdim=True)  # (1,)
         residual = signal - b.detach()
         if torch.is_grad_enabled():  # update the running statistics on training steps only
             mean, var = residual.mean(), residual.var() if residual.numel() > 1 else 0.0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from ..evaluation.importance import WeightParts
+from .importance import WeightParts
 from .multi_sample import MultiSampleEstimator
 from .registry import register_estimator
 

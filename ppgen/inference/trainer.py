@@ -17,33 +17,36 @@ from pathlib import Path
 
 import pandas as pd
 import pyro
-import pyro.poutine as poutine
 import torch
 from tqdm.auto import tqdm
 
 from ..data import Dataset
 from ..models.base import GenerativeModel, split_pair
-from ..validation import check_data, check_name
-from .checkpoint import check_same_settings, load_checkpoint, save_checkpoint
-from .compiled import CompiledObjective, is_traceable
+from ..validation import check_name
+from .batches import BatchOrder, DataSpec
+from .compiled import is_traceable
+from .history import History, TrainingDivergedError, Validator, due, run_callback
+from .minibatch import plan_minibatches
 from .objective import resolve_objective
-from .random_state import forked_random_state, get_random_state, set_random_state
+from .param_scope import pair_params
+from .program import PROGRAM_FAILURES, ProgramError, first_line, inspect_program, run_named
+from .random_state import forked_random_state
+from .requirements import check_estimator
+from .step import (
+    OPTIMIZERS,
+    SCHEDULES,
+    Stepper,
+    check_finite_parameters,
+    discover_parameters,
+    owned_modules,
+)
+from .training_state import TrainingState
 
 DEFAULT_STEPS = 1000
-SCHEDULES = ("cosine", "constant")
+DEFAULT_BATCH_SIZE = 128
 COMPILE_CHOICES = ("auto", True, False)
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-# Validation data is scored in chunks of this many rows so that memory stays bounded.
-VALIDATION_CHUNK = 4096
 
-
-class TrainingDivergedError(RuntimeError):
-    """The loss or the parameters became NaN or infinite; ``history`` has the rows logged so far."""
-
-    def __init__(self, message: str, step: int, history: pd.DataFrame):
-        super().__init__(message)
-        self.step = step
-        self.history = history
+__all__ = ["FitResult", "TrainingDivergedError", "fit", "resolve_device"]
 
 
 @dataclass
@@ -97,32 +100,22 @@ def resolve_device(device) -> torch.device:
     return device
 
 
-def _modules(*fns) -> list[torch.nn.Module]:
-    """The ``nn.Module`` objects behind a model and guide (modules, or their bound methods)."""
-    found = []
-    for fn in fns:
-        owner = fn if isinstance(fn, torch.nn.Module) else getattr(fn, "__self__", None)
-        if isinstance(owner, torch.nn.Module) and all(owner is not m for m in found):
-            found.append(owner)
-    return found
-
-
 def fit(
     model,
-    data,
+    data=None,
     *,
     estimator="trace",
     num_particles: int = 1,
     loss=None,
     steps: int | None = None,
     epochs: int | None = None,
-    batch_size: int | None = 128,
+    batch_size: int | str | None = "auto",
     lr: float = 1e-3,
     device="auto",
     seed: int = 0,
     progress: bool = True,
     checkpoint: str | Path | None = None,
-    val_data: torch.Tensor | None = None,
+    val_data=None,
     log_every: int | None = None,
     val_every: int | None = None,
     checkpoint_every: int | None = None,
@@ -131,399 +124,453 @@ def fit(
     clip_norm: float | None = None,
     callback=None,
     compile="auto",
+    model_args: tuple = (),
+    model_kwargs: dict | None = None,
+    data_plate: str | None = None,
 ) -> FitResult:
     """Train a model/guide pair by stochastic optimization of an ELBO or a custom loss.
 
     Args:
         model: a :class:`~ppgen.models.GenerativeModel`, or a ``(model, guide)`` pair of Pyro
-            callables (functions, ``PyroModule`` s, autoguides) taking the data batch.
-        data: a :class:`~ppgen.data.Dataset` (its ``train`` split is fitted, its ``val`` split
-            validates, per-batch binarization/dequantization is redrawn) or a tensor of shape
-            ``(num_points, num_features)``.
+            callables (functions, ``PyroModule`` s, autoguides), written as for Pyro's SVI.
+        data: what the programs take, batched along dim 0 (see :mod:`ppgen.inference.batches`):
+            a tensor of any shape (``model(x)``); a tuple of tensors (positional arguments) or
+            a dict (keyword arguments); a torch ``Dataset`` or ``DataLoader``; ``None`` for a
+            program without data. A ppgen model takes a :class:`~ppgen.data.Dataset` (its
+            ``train`` split is fitted, ``val`` validates, per-batch binarization is redrawn) or
+            a ``(num_points, num_features)`` tensor.
         estimator: a registered estimator name (``ppgen.inference.available_estimators()``), an
             estimator object (``get_estimator("tracegraph", baseline="nvil")``) or a Pyro
-            ``ELBO`` object.
+            ``ELBO`` object. Checked against the program before the first step
+            (:mod:`ppgen.inference.requirements`).
         num_particles: samples per data point for a named estimator (vectorized).
-        loss: a custom loss ``loss(model, guide, batch) -> tensor`` (summed over the batch), a
-            composed one (``elbo("trace") + 10 * MMDLoss(site="z", target="prior")``) or a
-            registered loss name (``ppgen.inference.losses.available_losses()``: ``"mmd"``,
-            ``"gan"``...), instead of ``estimator``. An implicit model (``Generator``) needs one.
+        loss: a custom loss ``loss(model, guide, *args, **kwargs) -> tensor``, a composed one
+            (``elbo("trace") + 10 * MMDLoss(site="z", target="prior")``) or a registered loss
+            name (``"mmd"``, ``"gan"``...), instead of ``estimator``.
         steps, epochs: the budget, in model steps or passes over the data (not both; a pass
             counts the adversary's batches too); the default is 1000 steps.
-        batch_size: rows per minibatch (at most the data size); ``None`` for full-batch training.
+        batch_size: rows per minibatch; ``None`` for all rows every step (in their own order);
+            ``"auto"``: a DataLoader's own batch size, else 128. A program that subsamples its
+            own data plate gets all rows every step (see :mod:`ppgen.inference.minibatch`).
         lr: the initial learning rate.
-        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``...; model and data move there.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``...; modules and data move
+            there.
         seed: seeds Pyro/PyTorch sampling, the shuffle and per-batch redraws.
         progress: show a progress bar.
         checkpoint: a file path. If it exists the run resumes from it (settings must match);
             it is rewritten atomically every ``checkpoint_every`` steps and at the end.
-        val_data: validation rows; default ``data.val`` for a ``Dataset``.
+        val_data: validation data in the same form as ``data``; default ``data.val`` for a
+            ppgen ``Dataset``.
         log_every, val_every, checkpoint_every: cadences in steps (defaults: ~200 log rows, ~20
             validations and checkpoints per run). Validation and checkpoints happen on log steps.
         optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"``.
         lr_schedule: ``"cosine"`` (anneal to lr/100 over the run, default) or ``"constant"``.
         clip_norm: clip the gradient's global norm to this value.
         callback: called on every log step as ``callback(step, model)``; a dict it returns is
-            added to that history row (e.g. modes captured so far). Runs under ``no_grad`` with
-            the random state forked, so it never changes the training trajectory.
-        compile: run the training step from a TorchScript trace of the objective, recorded once
-            per batch shape and checked against the eager step (same loss and gradients from
-            the same random state; a trace that fails or differs falls back to eager with a
-            warning). ``"auto"`` (default): for ppgen models that declare ``traceable`` with an
-            ELBO that keeps no state between steps (``trace``, ``iwae``, ``vimco``,
-            ``rws``, ``enum``, ``tracegraph`` without a baseline). ``True``: also for other
-            models and plain Pyro pairs (whose Python control flow must not depend on the data).
-            ``False``: always eager. See :mod:`ppgen.inference.compiled`.
+            added to that history row. Runs under ``no_grad`` with the random state forked, so
+            it never changes the training trajectory.
+        compile: run the training step from a checked TorchScript trace of the objective
+            (:mod:`ppgen.inference.compiled`). ``"auto"`` (default): for ppgen models that
+            declare ``traceable`` with an ELBO that keeps no state between steps. ``True``: also
+            for plain Pyro pairs (whose Python control flow must not depend on the data).
+            ``False``: always eager.
+        model_args, model_kwargs: unbatched arguments passed to model and guide on every call,
+            after the batched ones.
+        data_plate: the name of the plate over data points, where the program's own trace does
+            not make it clear (the plate all observed sites share).
 
     Returns:
-        A :class:`FitResult`; the model is trained in place.
+        A :class:`FitResult`; the model is trained in place. A plain pair's ``pyro.param``
+        values live in the pair's own store (:mod:`ppgen.inference.param_scope`).
 
     Raises:
+        ProgramError: the program cannot be trained as asked (named site and reason), before
+            any step.
         TrainingDivergedError: the loss or parameters became non-finite. A checkpoint written
             before that (the last good one) is left in place.
     """
-    model_fn, guide_fn, _, max_plate_nesting = split_pair(model)
-    modules = _modules(model_fn, guide_fn)
-    objective, objective_name = resolve_objective(estimator, loss, num_particles, max_plate_nesting)
+    settings = _check_options(locals())
+    model_fn, guide_fn, declared_plate, nesting = split_pair(model)
+    device = resolve_device(device)
+    modules = owned_modules(model_fn, guide_fn)
+    for module in modules:
+        module.to(device)
+    check_finite_parameters(modules)
+    spec, val_spec, exact_log_prob = _data_specs(
+        model, data, val_data, model_args, model_kwargs, device
+    )
+    with pair_params(model_fn, guide_fn, training=True):
+        return _train(
+            model,
+            (model_fn, guide_fn),
+            modules,
+            spec,
+            val_spec,
+            exact_log_prob,
+            settings,
+            device,
+            data_plate or declared_plate,
+            nesting,
+        )
+
+
+def _positive_int(value, name: str, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_options(options: dict) -> dict:
+    """Check ``fit``'s options before any work; returns the settings the run needs."""
+    if options["steps"] is not None and options["epochs"] is not None:
+        raise ValueError("give steps or epochs, not both")
+    for name in ("steps", "epochs", "log_every", "val_every", "checkpoint_every"):
+        _positive_int(options[name], name)
+    batch_size = options["batch_size"]
+    if batch_size != "auto":
+        _positive_int(batch_size, "batch_size")
+    lr = options["lr"]
+    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    clip = options["clip_norm"]
+    if clip is not None and (
+        isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip < math.inf
+    ):
+        raise ValueError(f"clip_norm must be a positive finite number or None, got {clip!r}")
+    compile_ = options["compile"]
+    if compile_ not in COMPILE_CHOICES or not isinstance(compile_, (str, bool)):
+        raise ValueError(f"compile must be 'auto', True or False, got {compile_!r}")
+    check_name(options["lr_schedule"], SCHEDULES, "learning-rate schedule")
+    check_name(options["optimizer"], OPTIMIZERS, "optimizer")
+    if options["callback"] is not None and not callable(options["callback"]):
+        raise TypeError(
+            f"callback must be callable as callback(step, model), got {options['callback']!r}"
+        )
+    if isinstance(options["seed"], bool) or not isinstance(options["seed"], int):
+        raise ValueError(f"seed must be an int, got {options['seed']!r}")
+    keys = (
+        "estimator",
+        "num_particles",
+        "loss",
+        "steps",
+        "epochs",
+        "batch_size",
+        "lr",
+        "seed",
+        "progress",
+        "checkpoint",
+        "log_every",
+        "val_every",
+        "checkpoint_every",
+        "optimizer",
+        "lr_schedule",
+        "clip_norm",
+        "callback",
+        "compile",
+    )
+    return {key: options[key] for key in keys}
+
+
+def _data_specs(model, data, val_data, model_args, model_kwargs, device):
+    """``(train spec, validation spec or None, exact log-prob function or None)``."""
+    if isinstance(model, GenerativeModel):
+        if model_args or model_kwargs:
+            raise ValueError(f"{type(model).__name__} takes no model_args or model_kwargs")
+        if data is None:
+            raise ValueError(f"{type(model).__name__} needs data: a Dataset or a tensor")
+        data = data.to(device) if isinstance(data, (Dataset, torch.Tensor)) else data
+        val_data = val_data.to(device) if isinstance(val_data, torch.Tensor) else val_data
+        parts = model.fit_data(data, val_data)
+        spec = DataSpec((parts["train"],), parts["train_kwargs"], dataset=parts["dataset"])
+        val_spec = None
+        if parts["val"] is not None:
+            val_spec = DataSpec((parts["val"],), parts["val_kwargs"])
+        exact = model.log_prob if model.has_exact_log_prob else None
+        return spec, val_spec, exact
+    if isinstance(data, Dataset):  # a ppgen Dataset for a plain pair: its train rows, redrawn
+        if val_data is None:
+            val_data = data.val
+        data = data.to(device)
+        spec = DataSpec((data.train,), {}, model_args, model_kwargs, dataset=data)
+    else:
+        spec = DataSpec.from_data(data, model_args, model_kwargs).to(device)
+    val_spec = None
+    if val_data is not None:
+        val_spec = DataSpec.from_data(val_data, model_args, model_kwargs, name="val_data")
+        val_spec = val_spec.to(device)
+        if len(val_spec.batched_args) != len(spec.batched_args) or set(
+            val_spec.batched_kwargs
+        ) != set(spec.batched_kwargs):
+            raise ValueError("val_data must have the same form as data (tensors and names)")
+    return spec, val_spec, None
+
+
+def _batch_size(setting, spec: DataSpec) -> int | None:
+    if spec.num_rows is None:
+        return None
+    if setting == "auto":
+        setting = spec.loader_batch_size or DEFAULT_BATCH_SIZE
+    return None if setting is None else min(setting, spec.num_rows)
+
+
+def _probe(model_fn, guide_fn, spec: DataSpec, batch_size, data_plate, scales_itself: bool):
+    """``(info, plan)``: the program traced on its first batch (all rows where it needs them),
+    and how it meets minibatches. Runs with the random state forked: it draws nothing that
+    training would."""
+    if spec.num_rows is None:
+        with forked_random_state():
+            info = inspect_program(model_fn, guide_fn, *spec.call(), data_plate=data_plate)
+        return info, plan_minibatches(info, None, None, scales_itself=scales_itself)
+    rows = batch_size or spec.num_rows
+    device = spec.first.device
+
+    def inspect(count):
+        index = torch.arange(count, device=device)
+        with forked_random_state():
+            args, kwargs = spec.call(index)
+            return inspect_program(
+                model_fn, guide_fn, args, kwargs, data_plate=data_plate, num_rows=count
+            )
+
+    try:
+        info = inspect(rows)
+        needs_all = info.subsamples and rows < spec.num_rows
+        failure = None
+    except PROGRAM_FAILURES as error:
+        if rows == spec.num_rows:
+            raise ProgramError(f"the program fails on its data: {first_line(error)}") from error
+        needs_all, failure = True, error
+    if needs_all:  # it subsamples itself, or its plates are sized for all rows
+        info = run_named(lambda: inspect(spec.num_rows), "the program, on all rows,")
+        if not info.subsamples:
+            raise ProgramError(
+                f"the program fails on a minibatch of {rows} rows ({first_line(failure)}) "
+                f"but runs on all {spec.num_rows}: its plates are sized for all rows. Pass "
+                "batch_size=None, or size the data plate by its data: pyro.plate(name, len(x))"
+            ) from failure
+        rows = spec.num_rows
+    return info, plan_minibatches(info, spec.num_rows, batch_size, scales_itself=scales_itself)
+
+
+def _budget(settings: dict, rows_per_batch: int, num_rows: int, adversary_steps: int):
+    """``(total_steps, log_every, val_every, checkpoint_every)``."""
+    if settings["epochs"] is not None:
+        batches_per_epoch = math.ceil(num_rows / rows_per_batch)
+        total = math.ceil(settings["epochs"] * batches_per_epoch / (1 + adversary_steps))
+    else:
+        total = settings["steps"] or DEFAULT_STEPS
+    log_every = settings["log_every"] or max(1, total // 200)
+    val_every = settings["val_every"] or max(log_every, total // 20)
+    return total, log_every, val_every, settings["checkpoint_every"] or val_every
+
+
+def _objective_for(model, settings: dict, nesting):
+    objective, name = resolve_objective(
+        settings["estimator"], settings["loss"], settings["num_particles"], nesting
+    )
     if getattr(model, "likelihood", None) == "implicit" and objective.needs_likelihood:
         raise ValueError(
             f"{type(model).__name__} is an implicit model with no likelihood, so the ELBO "
-            f"({objective_name}) does not apply; train it with a two-sample loss, e.g. "
+            f"({name}) does not apply; train it with a two-sample loss, e.g. "
             "loss='mmd' or loss='gan' (see ppgen.inference.losses.available_losses())"
         )
-    adversary_steps = objective.adversary_steps
-    if compile not in COMPILE_CHOICES or not isinstance(compile, (str, bool)):
-        raise ValueError(f"compile must be 'auto', True or False, got {compile!r}")
-    if compile is True and not is_traceable(objective):
+    if settings["compile"] is True and not is_traceable(objective):
         raise ValueError(
             f"compile=True needs an ELBO estimator without state between steps, and "
-            f"{objective_name} is not one (a composed or custom loss, or a running baseline); "
+            f"{name} is not one (a composed or custom loss, or a running baseline); "
             "use compile=False"
         )
-    check_name(lr_schedule, SCHEDULES, "learning-rate schedule")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable as callback(step, model), got {callback!r}")
-    check_name(optimizer, OPTIMIZERS, "optimizer")
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    device = resolve_device(device)
-    for module in modules:
-        module.to(device)
+    return objective, name
+
+
+def _train(model, pair, modules, spec, val_spec, exact_log_prob, settings, device, plate, nesting):
+    model_fn, guide_fn = pair
+    objective, name = _objective_for(model, settings, nesting)
     objective.to(device)
+    generative = isinstance(model, GenerativeModel)
+    info, plan = _probe(
+        model_fn,
+        guide_fn,
+        spec,
+        _batch_size(settings["batch_size"], spec),
+        plate,
+        scales_itself=generative,
+    )
+    named = settings["estimator"] if settings["loss"] is None else None
+    check_estimator(named if isinstance(named, str) else None, info)
+    objective.set_max_plate_nesting(info.nesting if nesting is None else nesting)
+    objective.set_data_plate(info.data_plate)
+    num_rows = spec.num_rows or 1
+    run_model, run_guide = plan.wrap(model_fn, num_rows), plan.wrap(guide_fn, num_rows)
 
-    # ----- data -------------------------------------------------------------------------------
-    if isinstance(data, Dataset):
-        dataset = data.to(device)
-        if val_data is None:
-            val_data = dataset.val
-    elif isinstance(data, torch.Tensor):
-        dataset = None
-    else:
-        raise TypeError(f"data must be a ppgen Dataset or a tensor, got {type(data).__name__}")
-    train = dataset.train if dataset is not None else data.to(device)
-    if isinstance(model, GenerativeModel):
-        model.check_training_data(train)
-        if val_data is not None:
-            val_data = model.check_data(val_data.to(device), "validation data")
-    else:
-        check_data(train, name="training data")
-        if val_data is not None:
-            val_data = check_data(
-                val_data.to(device), name="validation data", event_dim=train.shape[1]
-            )
-    num_data = len(train)
-    # A class-conditional model reads the labels of each batch as model(x, y=...).
-    conditional = isinstance(model, GenerativeModel) and model.conditional
-    train_labels = val_labels = None
-    if conditional:
-        if dataset is None or dataset.train_labels is None:
-            raise ValueError(
-                f"{type(model).__name__} is class-conditional (num_classes="
-                f"{model.num_classes}) and needs labels: pass a Dataset with train_labels"
-            )
-        if val_data is not dataset.val:
-            raise ValueError("a class-conditional model validates on its Dataset's val split")
-        train_labels = model.check_labels(dataset.train_labels, len(train), "train_labels")
-        val_labels = model.check_labels(dataset.val_labels, len(val_data), "val_labels")
-    batch_size = num_data if batch_size is None else batch_size
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    batch_size = min(batch_size, num_data)
-    batches_per_epoch = math.ceil(num_data / batch_size)
-    batches_per_step = 1 + adversary_steps
-
-    # ----- budget and cadences ----------------------------------------------------------------
-    if steps is not None and epochs is not None:
-        raise ValueError("give steps or epochs, not both")
-    for name, value in (("steps", steps), ("epochs", epochs)):
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if epochs is not None:
-        total_steps = math.ceil(epochs * batches_per_epoch / batches_per_step)
-    else:
-        total_steps = steps or DEFAULT_STEPS
-    log_every = log_every or max(1, total_steps // 200)
-    val_every = val_every or max(log_every, total_steps // 20)
-    checkpoint_every = checkpoint_every or val_every
-
-    def draw_batch(index) -> torch.Tensor:
-        return dataset.train_batch(index, generator) if dataset is not None else train[index]
-
-    def batch_kwargs(index) -> dict:
-        return {"y": train_labels[index]} if conditional else {}
-
-    for module in modules:
-        for name, param in module.named_parameters():
-            if not torch.isfinite(param).all():
-                raise ValueError(
-                    f"parameter {name!r} of {type(module).__name__} is non-finite (NaN or inf) "
-                    "before training; re-initialise the model"
-                )
-
-    # ----- parameters: run the objective once so that lazily created params exist -------------
-    pyro.set_rng_seed(seed)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    with poutine.trace(param_only=True) as param_capture:
-        first = torch.arange(batch_size, device=device)
-        objective(model_fn, guide_fn, draw_batch(first), **batch_kwargs(first))
-    param_names = sorted(param_capture.trace.nodes)
-    parameters = {id(p): p for m in modules for p in m.parameters()}
-    for site in param_capture.trace.nodes.values():
-        unconstrained = site["value"].unconstrained()
-        parameters.setdefault(id(unconstrained), unconstrained)
-    # Estimators may own parameters too (NVIL's baseline network).
-    for p in objective.parameters():
-        parameters.setdefault(id(p), p)
-    parameters = [p for p in parameters.values() if p.requires_grad]
-    if not parameters:
-        raise ValueError("the model and guide have no trainable parameters")
-    # A loss may ask for optimizer settings (a GAN's Adam betas); they apply to Adam-type only.
-    extra = objective.optimizer_options if optimizer in ("adam", "adamw") else {}
-    opt = OPTIMIZERS[optimizer](parameters, lr=lr, **extra)
-
-    def make_schedule(optimizer_):
-        if lr_schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(
-                optimizer_, total_steps, eta_min=optimizer_.param_groups[0]["lr"] / 100
-            )
-        return torch.optim.lr_scheduler.LambdaLR(optimizer_, lambda _: 1.0)
-
-    schedule = make_schedule(opt)
-    # The second player (a discriminator) has its own parameters and optimizer; they are never
-    # stepped by the model's optimizer, nor the model's by its.
-    adversary_opt = adversary_schedule = None
-    if adversary_steps:
-        if not any(p.requires_grad for p in objective.adversary_parameters()):
-            raise ValueError(f"the adversary of {objective_name} has no trainable parameters")
-        own = {id(p) for p in parameters}
-        if any(id(p) in own for p in objective.adversary_parameters()):
-            raise ValueError("the adversary shares parameters with the model or guide")
-        adversary_opt = objective.adversary_optimizer(lr)
-        adversary_schedule = make_schedule(adversary_opt)
-
-    # ----- resume -----------------------------------------------------------------------------
-    settings = {
-        "objective": objective_name,
-        "num_particles": num_particles,
-        "total_steps": total_steps,
-        "batch_size": batch_size,
-        "num_data": num_data,
-        "lr": lr,
-        "seed": seed,
-        "optimizer": optimizer,
-        "lr_schedule": lr_schedule,
+    pyro.set_rng_seed(settings["seed"])
+    generator = torch.Generator(device=device).manual_seed(settings["seed"])
+    order = BatchOrder(num_rows, plan.batch_size or num_rows, generator, device)
+    args, kwargs = _call(spec, plan, torch.arange(order.batch_size, device=device), generator)
+    param_names, parameters = run_named(
+        lambda: discover_parameters(objective, run_model, run_guide, modules, args, kwargs),
+        f"the first run of {name} on the program",
+    )
+    rows_per_batch = plan.batch_size or (info.num_points if plan.kind == "program" else num_rows)
+    epoch_rows = info.full_size if plan.kind == "program" else num_rows
+    total, log_every, val_every, checkpoint_every = _budget(
+        settings, rows_per_batch, epoch_rows, objective.adversary_steps
+    )
+    compiled = settings["compile"] is True or (
+        settings["compile"] == "auto"
+        and generative
+        and model.traceable
+        and is_traceable(objective)
+        and plan.kind != "program"
+    )
+    step_settings = {k: settings[k] for k in ("optimizer", "lr", "lr_schedule", "clip_norm")}
+    stepper = Stepper(
+        objective,
+        run_model,
+        run_guide,
+        parameters,
+        {**step_settings, "total_steps": total},
+        compiled,
+    )
+    checkpoint_settings = {
+        "objective": name,
+        "num_particles": settings["num_particles"],
+        "total_steps": total,
+        "batch_size": rows_per_batch,
+        "num_data": num_rows,
+        "lr": settings["lr"],
+        "seed": settings["seed"],
+        "optimizer": settings["optimizer"],
+        "lr_schedule": settings["lr_schedule"],
     }
-    step, order, position, train_time, rows = 0, None, 0, 0.0, []
-    if checkpoint is not None and Path(checkpoint).exists():
-        # Loaded on the CPU: RNG states must stay there; parameters and optimizer state are
-        # copied onto their own devices by load_state_dict.
-        state = load_checkpoint(checkpoint, map_location="cpu")
-        check_same_settings(state["settings"], settings, checkpoint)
-        for module, module_state in zip(modules, state["modules"]):
-            module.load_state_dict(module_state)
-        for name, value in state["params"].items():
-            # In place, so that the optimizer keeps pointing at the same tensors.
-            pyro.param(name).unconstrained().data.copy_(value)
-        if state["objective"] is not None:
-            objective.load_state_dict(state["objective"])
-        opt.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        if adversary_opt is not None:
-            adversary_opt.load_state_dict(state["adversary_optimizer"])
-            adversary_schedule.load_state_dict(state["adversary_schedule"])
-        set_random_state(state["rng"])
-        generator.set_state(state["generator"])
-        step, order, position = state["step"], state["order"], state["position"]
-        order = None if order is None else order.to(device)
-        train_time, rows = state["train_time"], state["history"]
-
-    def write_checkpoint():
-        save_checkpoint(
-            checkpoint,
-            {
-                "settings": settings,
-                "modules": [m.state_dict() for m in modules],
-                "params": {n: pyro.param(n).unconstrained().detach() for n in param_names},
-                "objective": objective.state_dict(),
-                "optimizer": opt.state_dict(),
-                "schedule": schedule.state_dict(),
-                "adversary_optimizer": adversary_opt and adversary_opt.state_dict(),
-                "adversary_schedule": adversary_schedule and adversary_schedule.state_dict(),
-                "rng": get_random_state(),
-                "generator": generator.get_state(),
-                "step": step,
-                "order": order,
-                "position": position,
-                "train_time": train_time,
-                "history": rows,
-            },
-        )
-
-    def validate() -> dict:
-        # Validation must not perturb the training trajectory: fork the random state.
-        metrics = {}
-        with torch.no_grad(), forked_random_state():
-            chunks = val_data.split(VALIDATION_CHUNK)
-            label_chunks = (
-                val_labels.split(VALIDATION_CHUNK) if conditional else [None] * len(chunks)
-            )
-            total = sum(
-                float(objective(model_fn, guide_fn, c, **({"y": y} if conditional else {})))
-                for c, y in zip(chunks, label_chunks)
-            )
-            metrics["val_loss"] = total / len(val_data)
-            if isinstance(model, GenerativeModel) and model.has_exact_log_prob:
-                metrics["val_log_lik"] = float(model.log_prob(val_data).mean())
-        return metrics
-
-    def diverged(reason: str):
-        where = ""
-        if checkpoint is not None and Path(checkpoint).exists():
-            saved = load_checkpoint(checkpoint)["step"]
-            where = f" The last good checkpoint (step {saved}) is kept at {checkpoint}."
-        raise TrainingDivergedError(
-            f"training diverged at step {step} with {objective_name}: {reason}. Try a smaller lr "
-            f"(now {lr:g}), clip_norm=, more particles, or another estimator.{where}",
-            step,
-            pd.DataFrame(rows),
-        )
-
-    def due(step: int, every: int) -> bool:
-        # Work is done on log steps only: on the first log step that reaches a multiple of `every`.
-        return step // every > (step - log_every) // every
-
-    def next_index() -> torch.Tensor:
-        nonlocal order, position
-        if order is None or position >= num_data:
-            order = torch.randperm(num_data, generator=generator, device=device)
-            position = 0
-        index = order[position : position + batch_size]
-        position += len(index)
-        return index
-
-    def adversary_step() -> torch.Tensor:
-        index = next_index()
-        batch = draw_batch(index)
-        with pyro.validation_enabled(False):  # as in training_loss
-            value = objective.adversary_loss(model_fn, guide_fn, batch, **batch_kwargs(index))
-        value = value / len(batch)
-        adversary_opt.zero_grad(set_to_none=True)
-        value.backward()
-        adversary_opt.step()
-        return value.detach()
-
-    # ----- the step ---------------------------------------------------------------------------
-    traceable_model = isinstance(model, GenerativeModel) and model.traceable
-    if compile is True or (compile == "auto" and traceable_model and is_traceable(objective)):
-        step_objective = CompiledObjective(objective, model_fn, guide_fn, parameters)
-    else:
-        step_objective = None
-
-    def training_loss(batch, index) -> torch.Tensor:
-        # Pyro's validation (site shapes, supports, NaN warnings) already ran on the parameter
-        # capture above; per step it costs host syncs and Python time, and non-finite values
-        # are caught on log steps instead.
-        with pyro.validation_enabled(False):
-            if step_objective is not None:
-                return step_objective(batch, **batch_kwargs(index))
-            return objective(model_fn, guide_fn, batch, **batch_kwargs(index))
-
-    # ----- the loop ---------------------------------------------------------------------------
-    bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=objective_name)
-    # Per-step values (device tensors) since the last log row: the loss, each term of a composed
-    # loss, and the adversary's loss.
-    window, part_windows, adversary_window = [], {}, []
-    tick = time.perf_counter()
-    while step < total_steps:
-        for _ in range(adversary_steps):
-            adversary_window.append(adversary_step())
-        if adversary_schedule is not None:
-            adversary_schedule.step()
-        index = next_index()
-        batch = draw_batch(index)
-        try:
-            value = training_loss(batch, index) / len(batch)
-        except (ValueError, RuntimeError) as error:
-            # Non-finite parameters surface here when sampling refuses them (Bernoulli, Categorical)
-            # or under validation; otherwise as a non-finite loss on the next log step.
-            if all(torch.isfinite(p).all() for p in parameters):
-                raise
-            step += 1  # report the step being computed
-            diverged(f"parameters became non-finite ({str(error).splitlines()[0]})")
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        if clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(parameters, clip_norm)
-        opt.step()
-        schedule.step()
-        window.append(value.detach())
-        for name, part in objective.last_parts.items():
-            part_windows.setdefault(name, []).append(part / len(batch))
-        step += 1
-        if step % log_every and step != total_steps:
-            continue
-
-        # A log step: one host-device sync for the whole window.
-        losses = torch.stack(window).tolist()
-        window = []
-        train_time += time.perf_counter() - tick
-        if not all(math.isfinite(v) for v in losses):
-            diverged(f"the loss became {next(v for v in losses if not math.isfinite(v))}")
-        row = {
-            "step": step,
-            "epoch": (step * batches_per_step - 1) // batches_per_epoch + position / num_data,
-            "loss": sum(losses) / len(losses),
-            "lr": opt.param_groups[0]["lr"],
-            "wall_time": train_time,
-        }
-        for name, values in part_windows.items():
-            row[f"loss/{name}"] = float(torch.stack(values).mean())
-        part_windows = {}
-        if adversary_window:
-            adversary_losses = torch.stack(adversary_window).tolist()
-            adversary_window = []
-            if not all(math.isfinite(v) for v in adversary_losses):
-                diverged("the adversary's loss became non-finite")
-            row["adversary_loss"] = sum(adversary_losses) / len(adversary_losses)
-        if val_data is not None and (due(step, val_every) or step == total_steps):
-            row.update(validate())
-        if callback is not None:
-            with torch.no_grad(), forked_random_state():
-                row.update(callback(step, model) or {})
-        rows.append(row)
-        bar.update(step - bar.n)
-        bar.set_postfix(loss=f"{row['loss']:.4g}")
-        if checkpoint is not None and (due(step, checkpoint_every) or step == total_steps):
-            write_checkpoint()
-        tick = time.perf_counter()
-    bar.close()
-
-    params = {n: pyro.param(n).detach() for n in param_names}
+    state = TrainingState(
+        settings["checkpoint"],
+        checkpoint_settings,
+        modules,
+        param_names,
+        stepper,
+        order,
+        generator,
+    )
+    state.resume()
+    validator = None
+    if val_spec is not None:
+        validator = Validator(objective, model_fn, guide_fn, val_spec, exact_log_prob)
+    loop = _Loop(model, spec, plan, info, stepper, state, validator, settings, name)
+    loop.cadence = (total, log_every, val_every, checkpoint_every, rows_per_batch, epoch_rows)
+    history = loop.run()
     return FitResult(
         model=model,
-        history=pd.DataFrame(rows),
-        objective=objective_name,
+        history=history,
+        objective=name,
         device=device,
-        params=params,
-        compiled=step_objective is not None and step_objective.compiled,
+        params={n: pyro.param(n).detach() for n in param_names},
+        compiled=stepper.compiled,
     )
+
+
+def _call(spec: DataSpec, plan, index, generator):
+    """The arguments of one step: the rows ``index`` (all rows for a program that subsamples
+    itself or for full batches), or the unbatched arguments."""
+    if plan.kind == "unbatched":
+        return spec.call()
+    return spec.call(index, generator)
+
+
+class _Loop:
+    """The training loop over :class:`Stepper`, :class:`History` and :class:`TrainingState`."""
+
+    def __init__(self, model, spec, plan, info, stepper, state, validator, settings, name):
+        self.model, self.spec, self.plan, self.info = model, spec, plan, info
+        self.stepper, self.state, self.validator = stepper, state, validator
+        self.settings, self.name = settings, name
+        self.history = History(state.rows)
+        self.cadence = None  # (total, log_every, val_every, checkpoint_every, rows, epoch_rows)
+
+    def draw(self):
+        """``(args, kwargs, normalizer)`` for the next step's call."""
+        index = self.state.order.next_index()
+        args, kwargs = _call(self.spec, self.plan, index, self.state.generator)
+        normalizer = self.plan.normalizer(len(index), self.spec.num_rows, self.info)
+        return args, kwargs, normalizer
+
+    def diverged(self, reason: str):
+        state = self.state
+        raise TrainingDivergedError(
+            f"training diverged at step {state.step} with {self.name}: {reason}. Try a smaller lr "
+            f"(now {self.settings['lr']:g}), clip_norm=, more particles, or another "
+            f"estimator.{state.last_good()}",
+            state.step,
+            self.history.frame(),
+        )
+
+    def model_step(self):
+        args, kwargs, normalizer = self.draw()
+        try:
+            value = self.stepper.model_step(args, kwargs, normalizer)
+        except (ValueError, RuntimeError) as error:
+            # Non-finite parameters surface here when sampling refuses them (Bernoulli,
+            # Categorical) or under validation; otherwise as a non-finite loss on a log step.
+            if all(torch.isfinite(p).all() for p in self.stepper.parameters):
+                raise
+            self.state.step += 1  # report the step being computed
+            self.diverged(f"parameters became non-finite ({str(error).splitlines()[0]})")
+        self.history.record(value, self.stepper.objective.last_parts, normalizer)
+        self.state.step += 1
+
+    def run(self) -> pd.DataFrame:
+        total, log_every = self.cadence[:2]
+        state, stepper = self.state, self.stepper
+        bar = tqdm(
+            total=total, initial=state.step, disable=not self.settings["progress"], desc=self.name
+        )
+        tick = time.perf_counter()
+        while state.step < total:
+            for _ in range(stepper.objective.adversary_steps):
+                args, kwargs, normalizer = self.draw()
+                self.history.record_adversary(stepper.adversary_step(args, kwargs, normalizer))
+            if stepper.adversary_schedule is not None:
+                stepper.adversary_schedule.step()
+            self.model_step()
+            if state.step % log_every and state.step != total:
+                continue
+            state.train_time += time.perf_counter() - tick
+            self.log_step()
+            bar.update(state.step - bar.n)
+            bar.set_postfix(loss=f"{self.history.rows[-1]['loss']:.4g}")
+            tick = time.perf_counter()
+        bar.close()
+        return self.history.frame()
+
+    def epoch(self) -> float:
+        total, log_every, _, _, rows, epoch_rows = self.cadence
+        steps_taken = self.state.step * (1 + self.stepper.objective.adversary_steps)
+        if self.plan.kind in ("program", "unbatched"):
+            return steps_taken * rows / epoch_rows
+        batches_per_epoch = math.ceil(epoch_rows / rows)
+        return (steps_taken - 1) // batches_per_epoch + self.state.order.position / epoch_rows
+
+    def log_step(self) -> None:
+        """One history row: window means, validation and callback where due, checkpoint."""
+        total, log_every, val_every, checkpoint_every = self.cadence[:4]
+        state = self.state
+        row, problem = self.history.close_window()
+        if problem:
+            self.diverged(problem)
+        row = {
+            "step": state.step,
+            "epoch": self.epoch(),
+            "loss": row.pop("loss"),
+            "lr": self.stepper.optimizer.param_groups[0]["lr"],
+            "wall_time": state.train_time,
+            **row,
+        }
+        last = state.step == total
+        if self.validator is not None and (due(state.step, val_every, log_every) or last):
+            row.update(self.validator())
+        if self.settings["callback"] is not None:
+            row.update(run_callback(self.settings["callback"], state.step, self.model))
+        self.history.rows.append(row)
+        if state.path is not None and (due(state.step, checkpoint_every, log_every) or last):
+            state.save(self.history.rows)

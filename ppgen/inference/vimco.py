@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from ..evaluation.importance import WeightParts
+from .importance import WeightParts
 from .multi_sample import MultiSampleEstimator
 from .registry import register_estimator
 

@@ -230,15 +230,62 @@ class GenerativeModel(PyroModule):
                 warnings.warn(f"{message}; they carry no information, {advice}", stacklevel=3)
         return x
 
+    def fit_data(self, data, val_data=None) -> dict:
+        """The checked tensors ``fit`` trains and validates on (the trainer's one model hook).
+
+        ``data`` is a ppgen :class:`~ppgen.data.Dataset` (its ``train`` split; its ``val`` split
+        validates unless ``val_data`` is given) or a ``(num_points, data_dim)`` tensor. Returns
+        ``{"train", "train_kwargs", "val", "val_kwargs", "dataset"}``: the rows, the keyword
+        tensors batched with them (``y`` labels of a class-conditional model), and the Dataset
+        whose per-batch preprocessing is redrawn (or ``None``).
+        """
+        from ..data import Dataset
+
+        if isinstance(data, Dataset):
+            dataset, train = data, data.train
+            if val_data is None:
+                val_data = data.val
+        elif isinstance(data, torch.Tensor):
+            dataset, train = None, data
+        else:
+            raise TypeError(
+                f"data for {type(self).__name__} must be a ppgen Dataset or a tensor, "
+                f"got {type(data).__name__}"
+            )
+        self.check_training_data(train)
+        if val_data is not None:
+            val_data = self.check_data(val_data, "validation data")
+        train_kwargs, val_kwargs = {}, {}
+        if self.conditional:
+            if dataset is None or dataset.train_labels is None:
+                raise ValueError(
+                    f"{type(self).__name__} is class-conditional (num_classes="
+                    f"{self.num_classes}) and needs labels: pass a Dataset with train_labels"
+                )
+            if val_data is not dataset.val:
+                raise ValueError("a class-conditional model validates on its Dataset's val split")
+            train_kwargs = {
+                "y": self.check_labels(dataset.train_labels, len(train), "train_labels")
+            }
+            val_kwargs = {"y": self.check_labels(dataset.val_labels, len(val_data), "val_labels")}
+        return {
+            "train": train,
+            "train_kwargs": train_kwargs,
+            "val": val_data,
+            "val_kwargs": val_kwargs,
+            "dataset": dataset,
+        }
+
     def extra_repr(self) -> str:
         return f"data_dim={self.data_dim}"
 
 
-def split_pair(model) -> tuple[object, object, str, int | None]:
+def split_pair(model) -> tuple[object, object, str | None, int | None]:
     """``(model_fn, guide_fn, data_plate, max_plate_nesting)`` for a ppgen model or a pair.
 
     A pair of bound methods of a ppgen model, ``(m.model, m.guide)``, gets the model's plate name
-    and nesting; a pair of plain functions gets ``"data"`` and ``None`` (found by tracing).
+    and nesting; a pair of plain callables gets ``None`` for both: they are read off a trace of the
+    program (:func:`ppgen.inference.program.inspect_program`), whatever the plate is called.
     """
     if isinstance(model, GenerativeModel):
         return model.model, model.guide, model.data_plate, model.max_plate_nesting
@@ -246,7 +293,7 @@ def split_pair(model) -> tuple[object, object, str, int | None]:
         owner = getattr(model[0], "__self__", None)
         if isinstance(owner, GenerativeModel):
             return model[0], model[1], owner.data_plate, owner.max_plate_nesting
-        return model[0], model[1], "data", None
+        return model[0], model[1], None, None
     raise TypeError(
         "model must be a ppgen GenerativeModel or a (model, guide) pair of Pyro callables, "
         f"got {type(model).__name__}"

@@ -77,7 +77,6 @@ CASES = [  # (model, data, estimator, particles)
     ("sbn", "digits", "tracegraph", 1),
     ("sbn", "digits", "vimco", 5),
     ("sbn", "digits", "rws", 5),
-    ("sbn", "digits", "enum", 1),
     ("ppca", "gaussian", "trace", 1),
     ("fa", "gaussian", "iwae", 3),
     ("bayesian_ppca", "gaussian", "trace", 1),

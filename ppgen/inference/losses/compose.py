@@ -1,6 +1,6 @@
 """Losses that add and scale: ``elbo("trace") + 10 * MMDLoss(site="z", target="prior")``.
 
-Every ppgen objective is a callable ``loss(model, guide, x, **kwargs) -> tensor`` whose value is
+Every ppgen objective is a callable ``loss(model, guide, *args, **kwargs) -> tensor`` whose value is
 summed over the batch (``fit`` divides by the batch size). :class:`Loss` gives such callables
 arithmetic: ``a + b`` evaluates both on the same batch and adds them; ``c * a`` scales one. Any
 term may be an estimator name, a Pyro ELBO or a plain loss callable (wrapped by :func:`as_loss`).
@@ -27,9 +27,10 @@ from pyro.infer import ELBO
 class Loss:
     """Base class of composable objectives; subclasses implement ``__call__`` and ``name``.
 
-    Recipe for a new loss: subclass, implement ``__call__(model, guide, x, **kwargs)`` returning a
-    scalar summed over the batch, and give it a short ``name``. Override ``parameters`` (state
-    trained with the model) or the ``adversary_*`` trio (a second player) where it has them.
+    Recipe for a new loss: subclass, implement ``__call__(model, guide, *args, **kwargs)``
+    returning a scalar summed over the batch, and give it a short ``name``. Override
+    ``parameters`` (state trained with the model) or the ``adversary_*`` trio (a second player)
+    where it has them.
     """
 
     name = "loss"
@@ -40,7 +41,7 @@ class Loss:
     #: Options the loss asks of the model's Adam optimizer (a GAN's betas), applied by ``fit``.
     optimizer_options: dict = {}
 
-    def __call__(self, model, guide, x: torch.Tensor, **kwargs) -> torch.Tensor:
+    def __call__(self, model, guide, *args, **kwargs) -> torch.Tensor:
         raise NotImplementedError
 
     @property
@@ -58,7 +59,7 @@ class Loss:
     def adversary_parameters(self):
         return iter(())
 
-    def adversary_loss(self, model, guide, x: torch.Tensor, **kwargs) -> torch.Tensor:
+    def adversary_loss(self, model, guide, *args, **kwargs) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} has no adversary")
 
     def adversary_optimizer(self, lr: float) -> torch.optim.Optimizer:
@@ -67,6 +68,9 @@ class Loss:
 
     def set_max_plate_nesting(self, max_plate_nesting: int) -> None:
         """Tell ELBO terms the model's plate nesting (so that Pyro need not guess it)."""
+
+    def set_data_plate(self, data_plate: str | None) -> None:
+        """Tell per-datapoint estimators the plate over data points (found by ``fit``)."""
 
     def state_dict(self) -> dict:
         return {}
@@ -122,12 +126,24 @@ class ELBOLoss(Loss):
             raise TypeError(f"not an estimator: {estimator!r}")
         self.estimator = estimator
 
-    def __call__(self, model, guide, x, **kwargs):
-        return self._loss(model, guide, x, **kwargs)
+    def __call__(self, model, guide, *args, **kwargs):
+        return self._loss(model, guide, *args, **kwargs)
 
     def set_max_plate_nesting(self, max_plate_nesting):
-        if getattr(self.estimator, "max_plate_nesting", None) in (None, float("inf")):
-            self.estimator.max_plate_nesting = max_plate_nesting
+        inner = getattr(self.estimator, "elbo", None)  # enum and tracegraph wrap a Pyro ELBO
+        for target in (self.estimator, inner):
+            if getattr(target, "max_plate_nesting", None) not in (None, float("inf")):
+                continue
+            if isinstance(target, ELBO) and target.vectorize_particles:
+                # Pyro counts the vectorized particle plate in an ELBO's max_plate_nesting
+                # (ELBO.__init__ adds 1 for it), and puts that plate at -max_plate_nesting.
+                target.max_plate_nesting = max_plate_nesting + (target.num_particles > 1)
+            elif target is not None:
+                target.max_plate_nesting = max_plate_nesting
+
+    def set_data_plate(self, data_plate):
+        if hasattr(self.estimator, "data_plate"):
+            self.estimator.data_plate = data_plate
 
     def parameters(self):
         return getattr(self.estimator, "parameters", lambda: iter(()))()
@@ -147,7 +163,7 @@ def elbo(estimator="trace", **options) -> ELBOLoss:
 
 
 class FunctionLoss(Loss):
-    """A plain callable ``loss(model, guide, x, **kwargs)`` as a composable term."""
+    """A plain callable ``loss(model, guide, *args, **kwargs)`` as a composable term."""
 
     def __init__(self, function):
         if not callable(function):
@@ -155,8 +171,8 @@ class FunctionLoss(Loss):
         self.function = function
         self.name = getattr(function, "__name__", type(function).__name__)
 
-    def __call__(self, model, guide, x, **kwargs):
-        return self.function(model, guide, x, **kwargs)
+    def __call__(self, model, guide, *args, **kwargs):
+        return self.function(model, guide, *args, **kwargs)
 
 
 def as_loss(term) -> Loss:
@@ -185,12 +201,12 @@ class ScaledLoss(Loss):
         self.term, self.weight = as_loss(term), float(weight)
         self.name = f"{self.weight:g}*{self.term.name}"
 
-    def __call__(self, model, guide, x, **kwargs):
-        return self.weight * self.term(model, guide, x, **kwargs)
+    def __call__(self, model, guide, *args, **kwargs):
+        return self.weight * self.term(model, guide, *args, **kwargs)
 
-    def adversary_loss(self, model, guide, x, **kwargs):
+    def adversary_loss(self, model, guide, *args, **kwargs):
         # The adversary's own objective is not scaled: the weight is the model's trade-off.
-        return self.term.adversary_loss(model, guide, x, **kwargs)
+        return self.term.adversary_loss(model, guide, *args, **kwargs)
 
     @property
     def last_parts(self):
@@ -219,6 +235,9 @@ class ScaledLoss(Loss):
 
     def set_max_plate_nesting(self, max_plate_nesting):
         self.term.set_max_plate_nesting(max_plate_nesting)
+
+    def set_data_plate(self, data_plate):
+        self.term.set_data_plate(data_plate)
 
     def state_dict(self):
         return self.term.state_dict()
@@ -249,8 +268,8 @@ class SumLoss(Loss):
             )
         self._parts: dict[str, torch.Tensor] = {}
 
-    def __call__(self, model, guide, x, **kwargs):
-        values = [term(model, guide, x, **kwargs) for term in self.terms]
+    def __call__(self, model, guide, *args, **kwargs):
+        values = [term(model, guide, *args, **kwargs) for term in self.terms]
         self._parts = {}
         for term, value in zip(self.terms, values):
             self._parts[_unique(term.name, self._parts)] = value.detach()
@@ -278,8 +297,8 @@ class SumLoss(Loss):
     def adversary_parameters(self):
         return itertools.chain.from_iterable(t.adversary_parameters() for t in self.terms)
 
-    def adversary_loss(self, model, guide, x, **kwargs):
-        return self._adversarial_term().adversary_loss(model, guide, x, **kwargs)
+    def adversary_loss(self, model, guide, *args, **kwargs):
+        return self._adversarial_term().adversary_loss(model, guide, *args, **kwargs)
 
     def adversary_optimizer(self, lr):
         return self._adversarial_term().adversary_optimizer(lr)
@@ -291,6 +310,10 @@ class SumLoss(Loss):
     def set_max_plate_nesting(self, max_plate_nesting):
         for term in self.terms:
             term.set_max_plate_nesting(max_plate_nesting)
+
+    def set_data_plate(self, data_plate):
+        for term in self.terms:
+            term.set_data_plate(data_plate)
 
     def state_dict(self):
         return {"terms": [t.state_dict() for t in self.terms]}

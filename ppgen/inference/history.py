@@ -1,0 +1,104 @@
+"""The training history: log windows, divergence, validation and the user's callback.
+
+Per step, ``fit`` hands the loss (a device tensor) to :class:`History`; values reach the host only
+on log steps, one sync for the whole window. A log step checks the window for non-finite values
+(divergence), adds validation metrics and the callback's values where due, and appends one row.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+
+from .random_state import forked_random_state
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss or the parameters became NaN or infinite; ``history`` has the rows logged so far."""
+
+    def __init__(self, message: str, step: int, history: pd.DataFrame):
+        super().__init__(message)
+        self.step = step
+        self.history = history
+
+
+def due(step: int, every: int, log_every: int) -> bool:
+    """Whether a log step reaches a multiple of ``every`` (work happens on log steps only)."""
+    return step // every > (step - log_every) // every
+
+
+class History:
+    """Rows of the history and the per-step windows since the last row."""
+
+    def __init__(self, rows: list | None = None):
+        self.rows = list(rows or [])
+        self.window: list[torch.Tensor] = []
+        self.part_windows: dict[str, list[torch.Tensor]] = {}
+        self.adversary_window: list[torch.Tensor] = []
+
+    def record(self, value: torch.Tensor, parts: dict, normalizer: float) -> None:
+        """One model step's loss per data point and its composed terms (device tensors)."""
+        self.window.append(value.detach())
+        for name, part in parts.items():
+            self.part_windows.setdefault(name, []).append(part / normalizer)
+
+    def record_adversary(self, value: torch.Tensor) -> None:
+        self.adversary_window.append(value.detach())
+
+    def close_window(self) -> tuple[dict, str | None]:
+        """``(row, problem)``: the window's means, and a divergence reason or ``None``."""
+        losses = torch.stack(self.window).tolist()
+        self.window = []
+        if not all(math.isfinite(v) for v in losses):
+            return {}, f"the loss became {next(v for v in losses if not math.isfinite(v))}"
+        row = {"loss": sum(losses) / len(losses)}
+        for name, values in self.part_windows.items():
+            row[f"loss/{name}"] = float(torch.stack(values).mean())
+        self.part_windows = {}
+        if self.adversary_window:
+            adversary = torch.stack(self.adversary_window).tolist()
+            self.adversary_window = []
+            if not all(math.isfinite(v) for v in adversary):
+                return {}, "the adversary's loss became non-finite"
+            row["adversary_loss"] = sum(adversary) / len(adversary)
+        return row, None
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+def run_callback(callback, step: int, model) -> dict:
+    """The user's callback, without gradients and with the random state forked, so that it never
+    changes the training trajectory."""
+    with torch.no_grad(), forked_random_state():
+        return callback(step, model) or {}
+
+
+class Validator:
+    """Validation metrics on held-out data: the objective per data point, and the exact
+    log-likelihood where the model has one. Runs in chunks, without gradients, with the random
+    state forked (validation never perturbs training)."""
+
+    #: Rows per chunk, so that memory stays bounded.
+    CHUNK = 4096
+
+    def __init__(self, objective, model_fn, guide_fn, spec, exact_log_prob=None):
+        self.objective, self.model_fn, self.guide_fn = objective, model_fn, guide_fn
+        self.spec = spec  # a DataSpec of the validation rows
+        self.exact_log_prob = exact_log_prob  # x -> (rows,), or None
+
+    def __call__(self) -> dict:
+        with torch.no_grad(), forked_random_state():
+            total = sum(
+                float(self.objective(self.model_fn, self.guide_fn, *args, **kwargs))
+                for args, kwargs in self.spec.chunks(self.CHUNK)
+            )
+            metrics = {"val_loss": total / self.spec.num_rows}
+            if self.exact_log_prob is not None:
+                # A fresh view: Pyro's transform caches match inputs by identity, and the
+                # parameters changed since the last call on this tensor.
+                x = self.spec.first
+                metrics["val_log_lik"] = float(self.exact_log_prob(x.view_as(x)).mean())
+        return metrics

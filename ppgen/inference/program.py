@@ -1,0 +1,286 @@
+"""What a user's model/guide pair looks like, read off one trace before any training step.
+
+ppgen never guesses a program's structure from names: it runs the guide once and the model
+replayed on it, and reads the plates, sites and parameters Pyro recorded. :func:`inspect_program`
+returns a :class:`ProgramInfo`:
+
+- the **data plate**: the vectorized plate that every observed site varies over (any name; the
+  outermost such plate, preferring one whose full size is the number of data rows), or the plate
+  named by the caller. ``None`` where the observed sites share no vectorized plate (a data-free
+  program, a sequential plate over data points): then the whole call is one "point";
+- ``nesting``: the number of vectorized plate dimensions (Pyro's ``max_plate_nesting``);
+- global and local latents (model sites outside / inside the data plate), observed sites;
+- the guide's non-reparameterized sites, enumerated sites, and **per-row parameters**: an
+  autoguide over local latents (AutoNormal, AutoDelta, AutoDiagonalNormal...) or hand-written
+  ``pyro.param`` values with one entry per row (Pyro's sparse gamma DEF). Those parameters belong
+  to particular rows, so minibatches must tell the program which rows they hold.
+
+:class:`ProgramError` is the one exception for "ppgen cannot run this program this way": it names
+the site and the reason. :func:`run_vectorized` turns a failure under vectorized particles into one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyro.poutine as poutine
+import torch
+from pyro.infer.autoguide import AutoCallable, AutoGuide, AutoGuideList
+from pyro.poutine.messenger import Messenger
+from pyro.poutine.subsample_messenger import _Subsample
+
+from .importance import SAMPLE_PLATE, is_reparameterized
+
+
+class ProgramError(ValueError):
+    """A model/guide pair that an estimator, ``fit`` or an evaluation cannot run as asked; the
+    message names the site (or plate) and the reason."""
+
+
+@dataclass
+class ProgramInfo:
+    """The structure of a model/guide pair in one traced call (see the module docstring)."""
+
+    data_plate: str | None
+    #: Points in the traced call: the data plate's size there (its subsample size), or 1.
+    num_points: int
+    #: The data plate's full size (``pyro.plate(name, size)``), or ``None``.
+    full_size: int | None
+    nesting: int
+    observed: tuple[str, ...]
+    global_latents: tuple[str, ...]
+    local_latents: tuple[str, ...]
+    non_reparameterized: tuple[str, ...]
+    enumerated: tuple[str, ...]
+    per_row_params: tuple[str, ...]
+    #: Vectorized plates of model and guide by name, and the sequential ones.
+    plates: dict = field(default_factory=dict)
+    sequential_plates: tuple[str, ...] = ()
+
+    @property
+    def subsamples(self) -> bool:
+        """Whether the program subsamples its own data plate (``subsample_size=``)."""
+        return self.full_size is not None and self.num_points < self.full_size
+
+    @property
+    def has_global(self) -> bool:
+        """Whether weights exist only for the batch as a whole (global latents or no data plate)."""
+        return bool(self.global_latents) or self.data_plate is None
+
+    def describe_plates(self) -> str:
+        names = [f"{n!r} (dim {d}, size {s})" for n, (d, s) in self.plates.items()]
+        names += [f"{n!r} (sequential)" for n in self.sequential_plates]
+        return ", ".join(names) or "none"
+
+
+def _sample_sites(trace):
+    for name, site in trace.nodes.items():
+        if site["type"] == "sample" and not isinstance(site["fn"], _Subsample):
+            yield name, site
+
+
+def _vectorized_frames(site):
+    return [f for f in site["cond_indep_stack"] if f.vectorized and f.name != SAMPLE_PLATE]
+
+
+def program_traces(model_fn, guide_fn, args: tuple, kwargs: dict):
+    """``(model_trace, guide_trace)``: the guide run once, the model replayed on it."""
+    guide_trace = poutine.trace(guide_fn).get_trace(*args, **kwargs)
+    model_trace = poutine.trace(poutine.replay(model_fn, trace=guide_trace)).get_trace(
+        *args, **kwargs
+    )
+    return model_trace, guide_trace
+
+
+def find_data_plate(model_trace, num_rows: int | None, named: str | None):
+    """The data plate's frame (see the module docstring), or ``None``."""
+    observed = [site for _, site in _sample_sites(model_trace) if site["is_observed"]]
+    all_frames = {
+        f.name: f
+        for trace_site in model_trace.nodes.values()
+        for f in trace_site.get("cond_indep_stack", ())
+        if f.name != SAMPLE_PLATE
+    }
+    if named is not None:
+        if named not in all_frames:
+            raise ProgramError(
+                f"data_plate={named!r}: the model has no plate of that name; its plates are "
+                f"{sorted(all_frames) or 'none'}"
+            )
+        if not all_frames[named].vectorized:
+            raise ProgramError(
+                f"data_plate={named!r} is a sequential plate (for i in pyro.plate(...)); a data "
+                "plate must be vectorized (with pyro.plate(...)), or pass data_plate=None"
+            )
+        return all_frames[named]
+    if not observed:
+        return None
+    common = [f for f in _vectorized_frames(observed[0])]
+    for site in observed[1:]:
+        names = {f.name for f in _vectorized_frames(site)}
+        common = [f for f in common if f.name in names]
+    # cond_indep_stack lists the outermost plate first.
+    if num_rows is not None:
+        matching = [f for f in common if num_rows in (f.full_size or f.size, f.size)]
+        if matching:
+            return matching[0]
+    return common[0] if common else None
+
+
+def _autoguide_parts(guide_fn):
+    if isinstance(guide_fn, AutoGuideList):
+        return [g for g in guide_fn if isinstance(g, AutoGuide)]
+    return [guide_fn] if isinstance(guide_fn, AutoGuide) else []
+
+
+def _per_row_params(guide_fn, guide_trace, frame, local_latents) -> list[str]:
+    """Guide parameters that belong to particular rows of the data plate ``frame``.
+
+    Two kinds: an autoguide part (not ``AutoCallable``) that covers a local latent (AutoNormal,
+    AutoDelta, AutoDiagonalNormal... hold one value per row), and a hand-written ``pyro.param``
+    created inside the data plate with a dimension of the plate's size (Pyro's sparse gamma DEF).
+    Module parameters (networks, ``pyro.module``) are shared by all rows and never count.
+    """
+    if frame is None:
+        return []
+    found = []
+    for part in _autoguide_parts(guide_fn):
+        if isinstance(part, AutoCallable):
+            continue
+        covered = set(getattr(part, "prototype_trace", None) and part.prototype_trace.nodes or ())
+        mine = sorted(covered & set(local_latents))
+        if mine:
+            found.append(f"{type(part).__name__} over local latent(s) {mine}")
+    if found:
+        return found
+    for name, site in guide_trace.nodes.items():
+        if site["type"] != "param":
+            continue
+        in_plate = any(f.name == frame.name for f in site.get("cond_indep_stack", ()))
+        value = site["value"]
+        owned = isinstance(getattr(value, "unconstrained", lambda: None)(), torch.nn.Parameter)
+        size = frame.full_size or frame.size
+        if in_plate and not owned and size > 1 and size in tuple(value.shape):
+            found.append(repr(name))
+    return found
+
+
+def inspect_program(
+    model_fn,
+    guide_fn,
+    args: tuple = (),
+    kwargs: dict | None = None,
+    *,
+    data_plate=None,
+    num_rows: int | None = None,
+) -> ProgramInfo:
+    """Trace the pair once on ``args``/``kwargs`` and describe it (see :class:`ProgramInfo`).
+
+    ``data_plate``: the plate over data points by name, or ``None`` to find it. ``num_rows``: the
+    number of data rows passed, which picks the data plate among several candidates.
+    """
+    kwargs = kwargs or {}
+    model_trace, guide_trace = program_traces(model_fn, guide_fn, args, kwargs)
+    frame = find_data_plate(model_trace, num_rows, data_plate)
+    plate_name = None if frame is None else frame.name
+    plates, sequential = {}, set()
+    for trace in (model_trace, guide_trace):
+        for site in trace.nodes.values():
+            for f in site.get("cond_indep_stack", ()):
+                if f.vectorized:
+                    plates.setdefault(f.name, (f.dim, f.size))
+                else:
+                    sequential.add(f.name)
+    latents = [(n, s) for n, s in _sample_sites(model_trace) if not s["is_observed"]]
+
+    def local(site):
+        return any(f.name == plate_name for f in _vectorized_frames(site))
+
+    local_latents = tuple(n for n, s in latents if local(s))
+    guide_sites = list(_sample_sites(guide_trace))
+    return ProgramInfo(
+        data_plate=plate_name,
+        num_points=1 if frame is None else frame.size,
+        full_size=None if frame is None else (frame.full_size or frame.size),
+        nesting=max((-d for d, _ in plates.values()), default=0),
+        observed=tuple(n for n, s in _sample_sites(model_trace) if s["is_observed"]),
+        global_latents=tuple(n for n, s in latents if not local(s)),
+        local_latents=local_latents,
+        non_reparameterized=tuple(n for n, s in guide_sites if not is_reparameterized(s)),
+        enumerated=tuple(
+            n
+            for trace in (guide_trace, model_trace)
+            for n, s in _sample_sites(trace)
+            if s["infer"].get("enumerate") == "parallel" and not s["is_observed"]
+        ),
+        per_row_params=tuple(_per_row_params(guide_fn, guide_trace, frame, local_latents)),
+        plates=plates,
+        sequential_plates=tuple(sorted(sequential - {SAMPLE_PLATE})),
+    )
+
+
+class _LastSite(Messenger):
+    """Remembers the last sample site that completed, and its value's shape."""
+
+    def __init__(self):
+        super().__init__()
+        self.name, self.shape = None, None
+
+    def _pyro_post_sample(self, msg):
+        if not isinstance(msg["fn"], _Subsample) and msg["name"] != SAMPLE_PLATE:
+            self.name, self.shape = msg["name"], tuple(msg["value"].shape)
+
+
+#: Estimators that draw one particle at a time, offered when vectorization fails.
+UNVECTORIZED = "trace or meanfield with num_particles=1, tracegraph, enum"
+
+
+def _failure_site(fn) -> str:
+    """Run ``fn`` again, recording sites, and say where it stopped."""
+    recorder = _LastSite()
+    try:
+        with recorder:
+            fn()
+    except Exception:  # the same failure again; we only wanted the site
+        pass
+    if recorder.name:
+        return f"after site {recorder.name!r} (its value had shape {recorder.shape})"
+    return "before its first sample site"
+
+
+#: The exceptions a Pyro program raises for shape, support and argument problems.
+PROGRAM_FAILURES = (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError, KeyError)
+
+
+def first_line(error: Exception) -> str:
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+
+
+def run_vectorized(traces, num_samples: int):
+    """``traces()`` (which runs the programs under a sample plate); a failure there becomes a
+    :class:`ProgramError` that names the last site completed and the vectorization rule."""
+    try:
+        return traces()
+    except ProgramError:
+        raise
+    except PROGRAM_FAILURES as error:
+        raise ProgramError(
+            f"the program failed with {num_samples} vectorized draws {_failure_site(traces)}: "
+            f"{first_line(error)}. ppgen draws samples in a plate to the left "
+            "of the program's plates, so every latent gets leading sample dimensions; the "
+            "program must broadcast over them: index and reshape from the right (z[..., i], "
+            "z.reshape(z.shape[:-1] + (a, b))), and declare every batch dimension with "
+            "pyro.plate(..., dim=...). Estimators that do not vectorize: "
+            f"{UNVECTORIZED}."
+        ) from error
+
+
+def run_named(fn, what: str):
+    """``fn()``; a failure becomes a :class:`ProgramError` saying ``what`` failed and after which
+    site (for the first run of a user's program under an estimator)."""
+    try:
+        return fn()
+    except ProgramError:
+        raise
+    except PROGRAM_FAILURES as error:
+        raise ProgramError(f"{what} failed {_failure_site(fn)}: {first_line(error)}") from error

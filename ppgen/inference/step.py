@@ -1,0 +1,150 @@
+"""The training step: parameters, optimizers and schedules, the model's and the adversary's steps.
+
+:func:`discover_parameters` runs the objective once so that lazily created parameters exist
+(``pyro.param``, ``pyro.module``, autoguides) and collects every trainable tensor: module
+parameters, the unconstrained tensors behind ``pyro.param``, and an estimator's own (NVIL's
+baseline). :class:`Stepper` owns the optimizers and runs one step, from a checked TorchScript
+trace of the objective where ``compile`` allows (:mod:`ppgen.inference.compiled`), else eagerly.
+"""
+
+from __future__ import annotations
+
+import pyro
+import pyro.poutine as poutine
+import torch
+
+from .compiled import CompiledObjective
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+SCHEDULES = ("cosine", "constant")
+
+
+def owned_modules(*fns) -> list[torch.nn.Module]:
+    """The ``nn.Module`` objects behind a model and guide (modules, or their bound methods)."""
+    found = []
+    for fn in fns:
+        owner = fn if isinstance(fn, torch.nn.Module) else getattr(fn, "__self__", None)
+        if isinstance(owner, torch.nn.Module) and all(owner is not m for m in found):
+            found.append(owner)
+    return found
+
+
+def check_finite_parameters(modules) -> None:
+    for module in modules:
+        for name, param in module.named_parameters():
+            if not torch.isfinite(param).all():
+                raise ValueError(
+                    f"parameter {name!r} of {type(module).__name__} is non-finite (NaN or inf) "
+                    "before training; re-initialise the model"
+                )
+
+
+def discover_parameters(objective, model_fn, guide_fn, modules, args, kwargs):
+    """``(param_names, parameters)``: the ``pyro.param`` names the programs use and every
+    trainable tensor, after one call of the objective on ``args``/``kwargs``."""
+    # Without gradients: nothing is learned here (and TraceEnum's differentiable_loss would
+    # refuse a parameter-free pair before the clearer check below).
+    with torch.no_grad(), poutine.trace(param_only=True) as capture:
+        objective(model_fn, guide_fn, *args, **kwargs)
+    # pyro.module's parameters and autoguides' appear as param sites too; dedupe by identity.
+    parameters = {id(p): p for m in modules for p in m.parameters()}
+    for site in capture.trace.nodes.values():
+        unconstrained = site["value"].unconstrained()
+        parameters.setdefault(id(unconstrained), unconstrained)
+    for p in objective.parameters():  # estimators may own parameters (NVIL's baseline)
+        parameters.setdefault(id(p), p)
+    parameters = [p for p in parameters.values() if p.requires_grad]
+    if not parameters:
+        raise ValueError("the model and guide have no trainable parameters")
+    return sorted(capture.trace.nodes), parameters
+
+
+def make_schedule(optimizer, kind: str, total_steps: int):
+    if kind == "cosine":  # anneal to lr/100 over the run
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, total_steps, eta_min=optimizer.param_groups[0]["lr"] / 100
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+
+
+class Stepper:
+    """The optimizers of the model (and of an adversary) and one step of each."""
+
+    def __init__(self, objective, model_fn, guide_fn, parameters, settings, compiled: bool):
+        self.objective, self.model_fn, self.guide_fn = objective, model_fn, guide_fn
+        self.parameters = parameters
+        self.clip_norm = settings["clip_norm"]
+        name, lr, total = settings["optimizer"], settings["lr"], settings["total_steps"]
+        # A loss may ask for optimizer settings (a GAN's Adam betas); they apply to Adam-type only.
+        extra = objective.optimizer_options if name in ("adam", "adamw") else {}
+        self.optimizer = OPTIMIZERS[name](parameters, lr=lr, **extra)
+        self.schedule = make_schedule(self.optimizer, settings["lr_schedule"], total)
+        self.adversary_optimizer = self.adversary_schedule = None
+        if objective.adversary_steps:
+            # The second player has its own parameters and optimizer; neither optimizer ever
+            # steps the other's parameters.
+            adversary = list(objective.adversary_parameters())
+            if not any(p.requires_grad for p in adversary):
+                raise ValueError(f"the adversary of {objective.name} has no trainable parameters")
+            own = {id(p) for p in parameters}
+            if any(id(p) in own for p in adversary):
+                raise ValueError("the adversary shares parameters with the model or guide")
+            self.adversary_optimizer = objective.adversary_optimizer(lr)
+            self.adversary_schedule = make_schedule(
+                self.adversary_optimizer, settings["lr_schedule"], total
+            )
+        self.compiled_objective = (
+            CompiledObjective(objective, model_fn, guide_fn, parameters) if compiled else None
+        )
+
+    @property
+    def compiled(self) -> bool:
+        return self.compiled_objective is not None and self.compiled_objective.compiled
+
+    def loss(self, args, kwargs) -> torch.Tensor:
+        # Pyro's validation (site shapes, supports, NaN warnings) already ran when the
+        # parameters were discovered; per step it costs host syncs and Python time, and
+        # non-finite values are caught on log steps instead.
+        with pyro.validation_enabled(False):
+            if self.compiled_objective is not None:
+                return self.compiled_objective(*args, **kwargs)
+            return self.objective(self.model_fn, self.guide_fn, *args, **kwargs)
+
+    def model_step(self, args, kwargs, normalizer: float) -> torch.Tensor:
+        """One optimizer step on the loss per data point; returns that loss (device tensor)."""
+        value = self.loss(args, kwargs) / normalizer
+        self.optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        if self.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.parameters, self.clip_norm)
+        self.optimizer.step()
+        self.schedule.step()
+        return value
+
+    def adversary_step(self, args, kwargs, normalizer: float) -> torch.Tensor:
+        with pyro.validation_enabled(False):  # as in loss()
+            value = self.objective.adversary_loss(self.model_fn, self.guide_fn, *args, **kwargs)
+        value = value / normalizer
+        self.adversary_optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        self.adversary_optimizer.step()
+        return value.detach()
+
+    def state(self) -> dict:
+        return {
+            "objective": self.objective.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "adversary_optimizer": self.adversary_optimizer
+            and self.adversary_optimizer.state_dict(),
+            "adversary_schedule": self.adversary_schedule and self.adversary_schedule.state_dict(),
+        }
+
+    def load(self, state: dict) -> None:
+        if state["objective"] is not None:
+            self.objective.load_state_dict(state["objective"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        if self.adversary_optimizer is not None:
+            self.adversary_optimizer.load_state_dict(state["adversary_optimizer"])
+            self.adversary_schedule.load_state_dict(state["adversary_schedule"])

@@ -1,0 +1,338 @@
+"""Users' own Pyro programs through ``fit`` and the estimators, as Pyro users write them (issue 14):
+any plate name, nested and sequential plates, subsampling, global latents, autoguides, data of any
+form, and refusals that name the site and the reason before any training step.
+
+Exact references: conjugate Gaussian models whose posterior and evidence are closed forms.
+"""
+
+import math
+
+import pyro
+import pyro.distributions as dist
+import pytest
+import torch
+from pyro.infer.autoguide import AutoNormal
+
+from ppgen import fit
+from ppgen.evaluation import log_likelihood
+from ppgen.inference import get_estimator
+from ppgen.inference.batches import BatchOrder
+from ppgen.inference.program import ProgramError, inspect_program
+
+# ----- programs --------------------------------------------------------------------------------
+
+
+def local_model(x):
+    """z_n ~ N(0, 1), x_n ~ N(z_n, 1) in a plate called "batch": p(z_n | x_n) = N(x_n / 2, 1/2)."""
+    with pyro.plate("batch", x.shape[0]):
+        z = pyro.sample("z", dist.Normal(0.0, 1.0))
+        pyro.sample("obs", dist.Normal(z, 1.0), obs=x)
+
+
+def exact_local_guide(x):
+    with pyro.plate("batch", x.shape[0]):
+        pyro.sample("z", dist.Normal(x / 2, math.sqrt(0.5)))
+
+
+PRIOR_SCALE = 2.0
+
+
+def global_model(x):
+    """mu ~ N(0, 2^2), x_n ~ N(mu, 1): the evidence is N(0, I + 4 11^T)."""
+    mu = pyro.sample("mu", dist.Normal(0.0, PRIOR_SCALE))
+    with pyro.plate("points", x.shape[0]):
+        pyro.sample("obs", dist.Normal(mu, 1.0), obs=x)
+
+
+def global_posterior(x):
+    precision = 1 / PRIOR_SCALE**2 + len(x)
+    return x.sum() / precision, precision**-0.5
+
+
+def exact_log_evidence(x):
+    n = len(x)
+    cov = torch.eye(n) + PRIOR_SCALE**2 * torch.ones(n, n)
+    return dist.MultivariateNormal(torch.zeros(n), cov).log_prob(x)
+
+
+# ----- full batches and per-row parameters -----------------------------------------------------
+
+
+def test_full_batch_order_never_reorders_rows():
+    order = BatchOrder(10, 10, torch.Generator().manual_seed(0), "cpu")
+    for _ in range(3):
+        assert torch.equal(order.next_index(), torch.arange(10))
+
+
+def test_autonormal_on_local_latents_full_batch_finds_each_rows_posterior():
+    """Per-row guide parameters stay with their rows: AutoNormal's loc_n reaches x_n / 2 (the
+    exact posterior mean, within 0.1) for every row when fit runs full-batch."""
+    pyro.set_rng_seed(0)
+    x = torch.randn(40) * 2
+    guide = AutoNormal(local_model)
+    fit((local_model, guide), x, batch_size=None, steps=1500, lr=0.05, progress=False)
+    loc = guide.locs.z.detach()
+    assert torch.allclose(loc, x / 2, atol=0.1), (loc - x / 2).abs().max()
+
+
+def test_per_row_guide_with_minibatches_is_refused_with_the_fix():
+    x = torch.randn(100)
+    with pytest.raises(ProgramError, match=r"AutoNormal over local latent.*subsample_size"):
+        fit((local_model, AutoNormal(local_model)), x, batch_size=10, steps=3, progress=False)
+
+
+def test_program_that_subsamples_itself_trains_per_row_guides_like_pyro():
+    """Pyro's idiom for per-row guides with minibatches: the program subsamples its own plate.
+    ppgen passes all rows; the AutoNormal means reach x_n / 2 as in Pyro's own SVI loop."""
+
+    def model(x):
+        with pyro.plate("data", len(x), subsample_size=20) as idx:
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x[idx])
+
+    pyro.set_rng_seed(0)
+    x = torch.randn(60) * 2
+    guide = AutoNormal(model)
+    result = fit((model, guide), x, steps=3000, lr=0.05, progress=False)
+    assert torch.allclose(guide.locs.z.detach(), x / 2, atol=0.15)
+    # The loss is per data point of the full data (the plate scales by 60 / 20).
+    exact = -float(exact_local_elbo(x)) / len(x)
+    assert result.history["loss"].iloc[-20:].mean() == pytest.approx(exact, abs=0.15)
+
+
+def exact_local_elbo(x):
+    """The ELBO at the exact posterior is log p(x) = sum_n log N(x_n; 0, 2)."""
+    return dist.Normal(0.0, math.sqrt(2.0)).log_prob(x).sum()
+
+
+# ----- any plate name, sequential plates, data of any form ------------------------------------
+
+
+@pytest.mark.parametrize("name", ["iwae", "dreg", "vimco", "rws"])
+def test_multi_sample_bounds_on_any_plate_name_with_the_exact_guide_are_log_p(name):
+    """With the exact posterior as guide every weight equals p(x): each K-sample bound is
+    log p(x) whatever K, for a plate named "batch"."""
+    x = torch.randn(7)
+    estimator = get_estimator(name, num_particles=4)
+    value = -estimator(local_model, exact_local_guide, x)
+    assert float(value) == pytest.approx(float(exact_local_elbo(x)), abs=1e-4)
+
+
+def test_sequential_inner_plate_log_likelihood_is_exact():
+    """x_nd ~ N(z_n, 1) over a sequential plate of D = 3: with the exact posterior
+    N(sum_d x_nd / (D + 1), 1 / (D + 1)) as guide, log_likelihood is log N(x_n; 0, I + 11^T)."""
+
+    def model(x):
+        with pyro.plate("rows", x.shape[0]):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            for d in pyro.plate("dims", x.shape[1]):
+                pyro.sample(f"x_{d}", dist.Normal(z, 1.0), obs=x[:, d])
+
+    def guide(x):
+        with pyro.plate("rows", x.shape[0]):
+            pyro.sample("z", dist.Normal(x.sum(-1) / 4, 0.5))
+
+    x = torch.randn(5, 3)
+    estimate = log_likelihood((model, guide), x, num_samples=10)
+    exact = dist.MultivariateNormal(torch.zeros(3), torch.eye(3) + 1).log_prob(x)
+    assert torch.allclose(estimate, exact, atol=1e-4)
+
+
+def test_tuple_dict_and_unbatched_arguments_reach_the_program():
+    """A mask batched with the data (tuple and dict forms) and an unbatched scale argument: the
+    masked rows do not count, so the loss equals the unmasked rows' exact negative ELBO."""
+
+    def model(x, mask, scale=1.0):
+        with pyro.plate("data", x.shape[0]), pyro.poutine.mask(mask=mask):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.sample("obs", dist.Normal(z, scale), obs=x)
+
+    def guide(x, mask, scale=1.0):
+        shift = pyro.param("mask_shift", torch.tensor(0.0))  # the exact posterior at 0
+        with pyro.plate("data", x.shape[0]), pyro.poutine.mask(mask=mask):
+            pyro.sample("z", dist.Normal(x / 2 + shift, math.sqrt(0.5)))
+
+    x = torch.randn(20)
+    mask = torch.arange(20) < 12
+    # At the exact posterior every weight is p(x_n): the loss per row is deterministic.
+    expected = -float(exact_local_elbo(x[:12])) / 20
+    for data in [(x, mask), {"x": x, "mask": mask}]:
+        result = fit(
+            (model, guide),
+            data,
+            model_kwargs={"scale": 1.0},
+            batch_size=None,
+            steps=2,
+            lr=1e-6,
+            progress=False,
+        )
+        assert result.history["loss"].iloc[-1] == pytest.approx(expected, abs=1e-4)
+
+
+def test_sequences_images_counts_and_data_free_programs_train():
+    """Data of any shape reaches the program unchanged: (N, T, D) sequences with a pyro.markov
+    chain, (N, C, H, W) images, integer counts, and a program without data."""
+    torch.manual_seed(0)
+
+    def sequence_model(x):
+        with pyro.plate("seqs", x.shape[0]):
+            h = torch.zeros(x.shape[0])
+            for t in pyro.markov(range(x.shape[1])):
+                h = pyro.sample(f"h_{t}", dist.Normal(0.9 * h, 1.0))
+                mean = h.unsqueeze(-1).expand(h.shape + (x.shape[2],))
+                pyro.sample(f"x_{t}", dist.Normal(mean, 0.5).to_event(1), obs=x[:, t])
+
+    def sequence_guide(x):
+        w = pyro.param("w", torch.tensor(0.5))
+        with pyro.plate("seqs", x.shape[0]):
+            for t in pyro.markov(range(x.shape[1])):
+                pyro.sample(f"h_{t}", dist.Normal(w * x[:, t].mean(-1), 0.5))
+
+    sequences = torch.randn(30, 6, 2)
+    for estimator in ("trace", "iwae", "vimco"):
+        result = fit(
+            (sequence_model, sequence_guide),
+            sequences,
+            estimator=estimator,
+            num_particles=3,
+            steps=30,
+            batch_size=10,
+            lr=0.05,
+            progress=False,
+        )
+        assert result.history["step"].iloc[-1] == 30
+    assert torch.isfinite(log_likelihood((sequence_model, sequence_guide), sequences, 20)).all()
+
+    def image_model(x):
+        rate = pyro.param("rate", torch.tensor(2.0), constraint=dist.constraints.positive)
+        with pyro.plate("images", x.shape[0]):
+            pyro.sample("pix", dist.Poisson(rate).expand(x.shape[1:]).to_event(3), obs=x)
+
+    counts = torch.poisson(torch.full((40, 1, 4, 4), 3.0))
+    result = fit((image_model, lambda x: None), counts, steps=400, lr=0.05, progress=False)
+    assert result.params["rate"] == pytest.approx(float(counts.mean()), rel=0.05)
+
+    def free_model():
+        loc = pyro.param("free_loc", torch.tensor(0.0))
+        pyro.sample("y", dist.Normal(loc, 1.0), obs=torch.tensor(2.0))
+
+    result = fit((free_model, lambda: None), None, steps=500, lr=0.05, progress=False)
+    assert result.params["free_loc"] == pytest.approx(2.0, abs=0.05)
+
+
+# ----- global latents --------------------------------------------------------------------------
+
+
+def test_joint_bounds_with_a_global_latent_stay_below_log_p_and_tighten_with_k():
+    """Bounds over the joint of the global mean and the batch: exact at the exact posterior; with
+    a guide twice too wide, below log p(x_1..N) and rising with K (means of 400 draws, 4 s.e.)."""
+    torch.manual_seed(0)
+    x = torch.randn(10) + 1.0
+    loc, scale = global_posterior(x)
+    exact = float(exact_log_evidence(x))
+
+    def guide_with(factor):
+        def guide(x):
+            pyro.sample("mu", dist.Normal(loc, factor * scale))
+
+        return guide
+
+    value = -get_estimator("iwae", num_particles=3)(global_model, guide_with(1.0), x)
+    assert float(value) == pytest.approx(exact, abs=1e-4)
+    means = []
+    for k in (1, 5, 50):
+        estimator = get_estimator("iwae", num_particles=k)
+        draws = torch.stack([-estimator(global_model, guide_with(2.0), x) for _ in range(400)])
+        mean, se = float(draws.mean()), float(draws.std() / 20)
+        assert mean < exact + 4 * se
+        means.append(mean)
+    assert means[0] < means[1] < means[2] < exact + 1e-3
+
+
+def test_global_latent_with_minibatches_gets_the_full_data_posterior():
+    """With batch_size=25 of 200 rows ppgen scales the data plate by 200/25, so AutoNormal's
+    q(mu) matches the full-data posterior: mean within 0.05, scale within 25%."""
+    pyro.set_rng_seed(0)
+    x = torch.randn(200) + 1.5
+    guide = AutoNormal(global_model)
+    fit((global_model, guide), x, batch_size=25, steps=3000, lr=0.02, progress=False)
+    loc, scale = global_posterior(x)
+    assert float(guide.locs.mu) == pytest.approx(float(loc), abs=0.05)
+    assert float(guide.scales.mu) == pytest.approx(scale, rel=0.25)
+
+
+# ----- refusals --------------------------------------------------------------------------------
+
+
+def test_meanfield_and_iwae_refuse_a_discrete_guide_naming_the_site():
+    def model(x):
+        with pyro.plate("data", x.shape[0]):
+            c = pyro.sample("c", dist.Bernoulli(0.5))
+            pyro.sample("obs", dist.Normal(c, 1.0), obs=x)
+
+    def guide(x):
+        p = pyro.param("p", torch.tensor(0.5), constraint=dist.constraints.unit_interval)
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("c", dist.Bernoulli(p))
+
+    for name in ("meanfield", "iwae", "dreg"):
+        with pytest.raises(ProgramError, match=r"site\(s\) 'c'.*apply to this program: .*vimco"):
+            fit((model, guide), torch.randn(10), estimator=name, steps=3, progress=False)
+
+
+def test_a_program_that_breaks_under_vectorized_draws_is_named():
+    """Indexing from the left breaks when draws get a leading dimension; the error names the
+    site completed before the failure and the rule, before any step."""
+
+    def model(x):
+        w = pyro.param("w", torch.ones(3))
+        with pyro.plate("data", x.shape[0], dim=-1):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0).expand([3]).to_event(1))
+            mean = torch.stack([z[:, 0], z[:, 1]], -1) @ w[:2, None]  # z[:, i]: from the left
+            pyro.sample("obs", dist.Normal(mean.squeeze(-1), 1.0), obs=x)
+
+    def guide(x):
+        with pyro.plate("data", x.shape[0], dim=-1):
+            pyro.sample("z", dist.Normal(0.0, 1.0).expand([3]).to_event(1))
+
+    with pytest.raises(ProgramError, match=r"vectorized draws after site 'z'.*from the right"):
+        fit(
+            (model, guide),
+            torch.randn(8),
+            estimator="iwae",
+            num_particles=4,
+            steps=2,
+            progress=False,
+        )
+
+
+def test_unknown_data_plate_name_is_refused():
+    with pytest.raises(ProgramError, match="no plate of that name; its plates are"):
+        inspect_program(local_model, exact_local_guide, (torch.randn(3),), data_plate="data")
+
+
+def test_two_pairs_with_the_same_param_name_do_not_share_values():
+    """Issue 14, finding 9: each plain pair keeps its own pyro.param store."""
+
+    def make_pair(target):
+        def model(x):
+            loc = pyro.param("shared_loc", torch.tensor(0.0))
+            with pyro.plate("data", x.shape[0]):
+                pyro.sample("obs", dist.Normal(loc, 1.0), obs=x)
+
+        def guide(x):
+            pass
+
+        return model, guide, torch.full((20,), target)
+
+    first_model, first_guide, first_x = make_pair(5.0)
+    fit((first_model, first_guide), first_x, steps=400, lr=0.1, progress=False)
+    second_model, second_guide, second_x = make_pair(-5.0)
+    result = fit((second_model, second_guide), second_x, steps=1, lr=1e-6, progress=False)
+    # The second pair started from its own initial value 0, not from the first pair's 5.
+    assert float(result.params["shared_loc"]) == pytest.approx(0.0, abs=1e-3)
+    # After fit, Pyro's global store holds the last trained pair's values, as after svi.step.
+    assert float(pyro.param("shared_loc")) == pytest.approx(0.0, abs=1e-3)
+    # Training the first pair again continues from its own 5.
+    again = fit((first_model, first_guide), first_x, steps=1, lr=1e-6, progress=False)
+    assert float(again.params["shared_loc"]) == pytest.approx(5.0, abs=0.05)
