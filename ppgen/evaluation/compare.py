@@ -22,17 +22,17 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import torch
 
 from ..data import Dataset
-from ..inference import fit, get_estimator
+from ..inference import get_estimator
 from ..inference.trainer import resolve_device
 from ..models.base import GenerativeModel
-from .bounds import log_likelihood
+from .contestants import ModelContestants as _model_contestants
+from .contestants import PairContestants as _pair_contestants
 from .gradients import gradient_stats
 
 
-def build_estimator(spec: str, max_plate_nesting: int, num_particles: int | None):
+def build_estimator(spec: str, max_plate_nesting: int | None, num_particles: int | None):
     """``"name"`` or ``"name+baseline"`` (e.g. ``"tracegraph+nvil"``) -> an estimator object."""
     options = {"max_plate_nesting": max_plate_nesting}
     if num_particles is not None:
@@ -40,21 +40,13 @@ def build_estimator(spec: str, max_plate_nesting: int, num_particles: int | None
     return get_estimator(spec, **options)
 
 
-def _held_out_log_lik(model: GenerativeModel, x: torch.Tensor, eval_samples: int):
-    if model.has_exact_log_prob:
-        with torch.no_grad():
-            return float(model.log_prob(x).mean()), "exact"
-    estimate = log_likelihood(model, x, num_samples=eval_samples)
-    return float(estimate.mean()), f"importance sampling (S={eval_samples})"
-
-
 def compare(
     model,
-    data: Dataset,
+    data,
     estimators=("trace", "tracegraph+nvil", "vimco", "rws"),
     *,
     steps: int = 1000,
-    batch_size: int | None = 128,
+    batch_size: int | str | None = "auto",
     lr: float = 1e-3,
     num_particles: int | None = None,
     seed: int = 0,
@@ -63,58 +55,65 @@ def compare(
     grad_repeats: int = 50,
     grad_batch: int = 100,
     progress: bool = True,
+    test_data=None,
+    **fit_options,
 ) -> pd.DataFrame:
     """Train ``model`` with each estimator under the same seed and budget; one row per estimator.
 
     Args:
-        model: a :class:`~ppgen.models.GenerativeModel`; each estimator trains a clone of it, so all
-            start from the same parameters.
-        data: a :class:`~ppgen.data.Dataset`: ``train`` is fitted, ``val`` is logged, ``test`` is
-            scored.
-        estimators: registered names, optionally with a baseline: ``"tracegraph+nvil"``.
+        model: a :class:`~ppgen.models.GenerativeModel` (each estimator trains a clone of it) or
+            a ``(model, guide)`` pair of Pyro callables (each estimator starts from the pair's
+            parameters as they were when ``compare`` was called).
+        data: a :class:`~ppgen.data.Dataset` (``train`` is fitted, ``val`` is logged, ``test``
+            is scored), or, for a pair, the training data in any form ``fit`` takes.
+        estimators: registered names, optionally with a baseline: ``"tracegraph+nvil"``. Every
+            one is checked against the program first: one that does not apply (a discrete guide
+            for ``iwae``...) is refused, with the reason, before any training.
         steps, batch_size, lr, seed, device, progress: as in :func:`ppgen.fit`, shared by all.
         num_particles: particles for every estimator, or ``None`` for each one's default
             (1 for ``trace``/``tracegraph``/``iwae``, 5 for ``vimco``/``rws``).
         eval_samples: importance samples for held-out log-likelihoods that are not exact.
         grad_repeats, grad_batch: gradient estimates drawn on the first ``grad_batch`` training
             points for the variance and SNR columns.
+        test_data: held-out data for a pair given plain training data (default: none, and the
+            ``test_log_lik`` column says why it is empty).
+        fit_options: other :func:`ppgen.fit` options (``model_args``, ``data_plate``...).
 
     Returns:
         The table described in the module docstring, with ``attrs["histories"]``.
     """
-    if not isinstance(model, GenerativeModel):
-        raise TypeError(f"model must be a ppgen GenerativeModel, got {type(model).__name__}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a ppgen Dataset (train/val/test), got {type(data).__name__}")
     if isinstance(estimators, str):
         estimators = [e.strip() for e in estimators.split(",") if e.strip()]
     if not estimators:
         raise ValueError("give at least one estimator to compare")
-    # Build every estimator first, so that a typo fails before any training.
-    built = {
-        spec: build_estimator(spec, model.max_plate_nesting, num_particles) for spec in estimators
-    }
     device = resolve_device(device)
-    data = data.to(device)
+    if isinstance(model, GenerativeModel):
+        if not isinstance(data, Dataset):
+            raise TypeError(
+                f"data must be a ppgen Dataset (train/val/test), got {type(data).__name__}"
+            )
+        contestants = _model_contestants(model, data.to(device), device)
+        nesting = model.max_plate_nesting
+    else:
+        contestants = _pair_contestants(model, data, test_data, fit_options)
+        nesting = None
+    # Build every estimator first, so that a typo fails before any training.
+    built = {spec: build_estimator(spec, nesting, num_particles) for spec in estimators}
+    contestants.check(list(built))
+    settings = dict(
+        steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress
+    )
     rows, histories = [], {}
     for spec, estimator in built.items():
-        candidate = model.clone().to(device)
-        result = fit(
-            candidate,
-            data,
-            estimator=estimator,
-            steps=steps,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            device=device,
-            progress=progress,
-        )
-        history = result.history
+        candidate, history = contestants.train(estimator, {**settings, **fit_options})
         tail = history["loss"].iloc[-max(1, math.ceil(len(history) / 10)) :]
-        test_log_lik, method = _held_out_log_lik(candidate, data.test, eval_samples)
+        test_log_lik, method = contestants.held_out(candidate, eval_samples)
         grads = gradient_stats(
-            candidate, data.train[:grad_batch], estimator, num_repeats=grad_repeats
+            candidate,
+            contestants.grad_rows(grad_batch),
+            estimator,
+            num_repeats=grad_repeats,
+            **(fit_options.get("model_kwargs") or {}),
         ).set_index("group")
         rows.append(
             {

@@ -19,58 +19,112 @@ import pyro.poutine as poutine
 import torch
 
 from ..inference.objective import resolve_objective
-from ..models.base import GenerativeModel
+from ..inference.param_scope import pair_params
+from ..inference.program import inspect_program, program_traces
+from ..inference.requirements import check_estimator
+from ..inference.step import owned_modules
+from ..models.base import split_pair
+from .weights import data_spec
 
 
-def parameter_groups(model: GenerativeModel, x: torch.Tensor) -> dict[str, list]:
-    """``{"model": [...], "guide": [...]}``; a parameter is the guide's if ``log q`` uses it."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    trace = poutine.trace(model.guide).get_trace(x)
+def parameter_groups(model, x, **kwargs) -> dict[str, list]:
+    """``{"model": [...], "guide": [...]}`` for a ppgen model or a pair on data ``x``; a
+    parameter is the guide's if ``log q`` uses it."""
+    model_fn, guide_fn, _, _ = split_pair(model)
+    args, call_kwargs = data_spec(model, x, kwargs).call()
+    with pair_params(model_fn, guide_fn):
+        parameters = _program_parameters(model_fn, guide_fn, args, call_kwargs)
+        return _split_groups(guide_fn, parameters, args, call_kwargs)
+
+
+def _program_parameters(model_fn, guide_fn, args, kwargs) -> list:
+    """Every trainable tensor the programs read: module parameters and ``pyro.param`` values."""
+    with poutine.trace(param_only=True) as capture:
+        model_trace, _ = program_traces(model_fn, guide_fn, args, kwargs)
+    found = {id(p): p for m in owned_modules(model_fn, guide_fn) for p in m.parameters()}
+    for site in capture.trace.nodes.values():
+        unconstrained = site["value"].unconstrained()
+        found.setdefault(id(unconstrained), unconstrained)
+    return [p for p in found.values() if p.requires_grad]
+
+
+def _split_groups(guide_fn, parameters, args, kwargs) -> dict[str, list]:
+    trace = poutine.trace(guide_fn).get_trace(*args, **kwargs)
     log_q = trace.log_prob_sum()
-    grads = torch.autograd.grad(log_q, params, allow_unused=True)
-    guide = [p for p, g in zip(params, grads) if g is not None]
-    guide_ids = {id(p) for p in guide}
-    return {"model": [p for p in params if id(p) not in guide_ids], "guide": guide}
+    grads = torch.autograd.grad(log_q, parameters, allow_unused=True)
+    guide_ids = {id(p) for p, g in zip(parameters, grads) if g is not None}
+    return {
+        "model": [p for p in parameters if id(p) not in guide_ids],
+        "guide": [p for p in parameters if id(p) in guide_ids],
+    }
 
 
 def gradient_stats(
-    model: GenerativeModel,
-    x: torch.Tensor,
+    model,
+    x,
     estimator="trace",
     num_repeats: int = 100,
     num_particles: int = 1,
+    **kwargs,
 ) -> pd.DataFrame:
     """Statistics of ``num_repeats`` gradient estimates at the current parameters.
 
     Args:
-        model: a ppgen model (its ``model``/``guide`` parameters are grouped).
-        x: the batch; the loss is per data point (divided by the batch size).
+        model: a ppgen model or a ``(model, guide)`` pair of Pyro callables.
+        x: the batch the programs take (a tensor of any shape, a tuple or dict of tensors); the
+            loss is per row (divided by the number of rows).
         estimator: a registered name, a Pyro ELBO, or an estimator/loss callable (e.g. a trained
             ``get_estimator("tracegraph", baseline="nvil")``, whose baseline state is used).
         num_repeats: independent estimates to draw (at least 2).
         num_particles: particles for a named estimator.
+        kwargs: passed to model and guide.
 
     Returns:
         One row per parameter group with ``estimator``, ``group``, ``num_params``, ``mean_norm``,
         ``variance``, ``snr``, ``seconds``.
     """
-    if not isinstance(model, GenerativeModel):
-        raise TypeError(f"model must be a ppgen GenerativeModel, got {type(model).__name__}")
-    model.check_data(x, "x")
-    if not isinstance(num_repeats, int) or num_repeats < 2:
+    model_fn, guide_fn, plate, nesting = split_pair(model)
+    spec = data_spec(model, x, kwargs)
+    if isinstance(num_repeats, bool) or not isinstance(num_repeats, int) or num_repeats < 2:
         raise ValueError(f"num_repeats must be an int >= 2, got {num_repeats!r}")
-    objective, name = resolve_objective(estimator, None, num_particles, model.max_plate_nesting)
-    groups = parameter_groups(model, x)
+    args, call_kwargs = spec.call()
+    with pair_params(model_fn, guide_fn):
+        info = inspect_program(
+            model_fn, guide_fn, args, call_kwargs, data_plate=plate, num_rows=spec.num_rows
+        )
+        check_estimator(estimator if isinstance(estimator, str) else None, info)
+        nesting = info.nesting if nesting is None else nesting
+        objective, name = resolve_objective(estimator, None, num_particles, nesting)
+        objective.set_data_plate(info.data_plate)
+        parameters = _program_parameters(model_fn, guide_fn, args, call_kwargs)
+        groups = _split_groups(guide_fn, parameters, args, call_kwargs)
+        estimates, seconds = _estimates(
+            objective,
+            model_fn,
+            guide_fn,
+            groups,
+            args,
+            call_kwargs,
+            num_repeats,
+            spec.num_rows or 1,
+        )
+    return _summaries(estimates, groups, name, seconds)
+
+
+def _estimates(objective, model_fn, guide_fn, groups, args, kwargs, num_repeats, rows):
+    """``(num_repeats, total parameters)`` gradient estimates and the seconds per estimate."""
     params = groups["model"] + groups["guide"]
     estimates = []
     start = time.perf_counter()
     for _ in range(num_repeats):
-        loss = objective(model.model, model.guide, x) / len(x)
+        loss = objective(model_fn, guide_fn, *args, **kwargs) / rows
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
         estimates.append(torch.cat([g.flatten() for g in grads]))
-    seconds = (time.perf_counter() - start) / num_repeats
-    estimates = torch.stack(estimates)  # (num_repeats, total parameters)
+    return torch.stack(estimates), (time.perf_counter() - start) / num_repeats
+
+
+def _summaries(estimates, groups, name, seconds) -> pd.DataFrame:
     rows, offset = [], 0
     for group in ("model", "guide"):
         size = sum(p.numel() for p in groups[group])

@@ -1,0 +1,139 @@
+"""What each estimator in :func:`ppgen.compare` starts from, trains on and is scored on.
+
+Every estimator must start from the same parameters. A ppgen model is cloned per estimator. A
+user's ``(model, guide)`` pair cannot be cloned (its ``pyro.param`` values and ``pyro.module``
+networks live outside it), so its parameters are snapshotted once and restored, in place, before
+each estimator trains.
+
+Both check every estimator against the program before any training
+(:mod:`ppgen.inference.requirements`): one that does not apply is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pyro
+import torch
+
+from ..data import Dataset
+from ..inference import fit
+from ..inference.batches import DataSpec
+from ..inference.param_scope import pair_params
+from ..inference.program import ProgramError, inspect_program
+from ..inference.requirements import applicable_estimators, requirement_failure
+from ..inference.step import owned_modules
+from .bounds import log_likelihood
+
+
+def _refuse_inapplicable(specs, info) -> None:
+    reasons = [f"{spec}: {r}" for spec in specs if (r := requirement_failure(spec, info))]
+    if reasons:
+        raise ProgramError(
+            "estimator(s) that do not apply to this program, refused before any training: "
+            + "; ".join(reasons)
+            + f". Estimators that apply: {', '.join(applicable_estimators(info))}"
+        )
+
+
+def _first_rows(data, count: int):
+    if isinstance(data, torch.Tensor):
+        return data[:count]
+    if isinstance(data, (tuple, list)):
+        return tuple(t[:count] for t in data)
+    if isinstance(data, dict):
+        return {k: v[:count] for k, v in data.items()}
+    return data
+
+
+class ModelContestants:
+    """A ppgen model and a Dataset: a clone per estimator, scored on ``test``."""
+
+    def __init__(self, model, data: Dataset, device):
+        self.model, self.data, self.device = model, data, device
+
+    def check(self, specs) -> None:
+        rows = self.data.train[:2].to(self.model.device)
+        info = inspect_program(
+            self.model.model, self.model.guide, (rows,), {}, data_plate=self.model.data_plate
+        )
+        _refuse_inapplicable(specs, info)
+
+    def train(self, estimator, settings: dict):
+        candidate = self.model.clone().to(self.device)
+        result = fit(candidate, self.data, estimator=estimator, **settings)
+        return candidate, result.history
+
+    def held_out(self, candidate, eval_samples: int):
+        if candidate.has_exact_log_prob:
+            with torch.no_grad():
+                return float(candidate.log_prob(self.data.test).mean()), "exact"
+        estimate = log_likelihood(candidate, self.data.test, num_samples=eval_samples)
+        return float(estimate.mean()), f"importance sampling (S={eval_samples})"
+
+    def grad_rows(self, count: int):
+        return self.data.train[:count]
+
+
+class PairContestants:
+    """A user's pair: its parameters restored before each estimator, scored where it can be."""
+
+    def __init__(self, pair, data, test_data, fit_options: dict):
+        if not (isinstance(pair, tuple) and len(pair) == 2 and all(map(callable, pair))):
+            raise TypeError(
+                "model must be a ppgen GenerativeModel or a (model, guide) pair of Pyro "
+                f"callables, got {type(pair).__name__}"
+            )
+        self.pair, self.fit_options = pair, fit_options
+        self.data = data
+        train = data.train if isinstance(data, Dataset) else data
+        if test_data is None and isinstance(data, Dataset):
+            test_data = data.test
+        self.train_data, self.test_data = train, test_data
+        self.model_kwargs = fit_options.get("model_kwargs") or {}
+        spec = DataSpec.from_data(train, fit_options.get("model_args", ()), self.model_kwargs)
+        rows = None if spec.num_rows is None else torch.arange(min(2, spec.num_rows))
+        with pair_params(*pair, training=True):
+            self.info = inspect_program(
+                *pair, *spec.call(rows), data_plate=fit_options.get("data_plate")
+            )
+            self.snapshot = self._snapshot()
+
+    def _snapshot(self) -> dict:
+        store = pyro.get_param_store()
+        return {
+            "params": {n: pyro.param(n).unconstrained().detach().clone() for n in store.keys()},
+            "modules": [copy.deepcopy(m.state_dict()) for m in owned_modules(*self.pair)],
+        }
+
+    def _restore(self) -> None:
+        store = pyro.get_param_store()
+        with torch.no_grad():
+            for name, value in self.snapshot["params"].items():
+                if name in store:
+                    pyro.param(name).unconstrained().copy_(value)
+        for module, state in zip(owned_modules(*self.pair), self.snapshot["modules"]):
+            module.load_state_dict(state)
+
+    def check(self, specs) -> None:
+        _refuse_inapplicable(specs, self.info)
+
+    def train(self, estimator, settings: dict):
+        with pair_params(*self.pair, training=True):
+            self._restore()
+        result = fit(self.pair, self.data, estimator=estimator, **settings)
+        return self.pair, result.history
+
+    def held_out(self, candidate, eval_samples: int):
+        if self.test_data is None:
+            return math.nan, "no test data"
+        if self.info.global_latents or self.info.data_plate is None or self.info.subsamples:
+            return math.nan, "no per-datapoint log p(x) (global latents or no data plate)"
+        estimate = log_likelihood(
+            candidate, self.test_data, num_samples=eval_samples, **self.model_kwargs
+        )
+        return float(estimate.mean()), f"importance sampling (S={eval_samples})"
+
+    def grad_rows(self, count: int):
+        return _first_rows(self.train_data, count)
