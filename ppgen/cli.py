@@ -244,7 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="models, estimators and data sets").set_defaults(func=cmd_list)
+    _add_fit(sub)
+    _add_evaluate_and_analyze(sub)
+    _add_compare(sub)
+    p = sub.add_parser("demo", help="the main job on bundled data, with a report")
+    p.add_argument("--out", help="run folder (default runs/demo-TIME)")
+    p.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
 
+
+def _add_fit(sub) -> None:
     p = sub.add_parser("fit", help="fit a model to a data set and write a run folder")
     p.add_argument("model", help="a model or preset name from `ppgen list` (gmmn, gan...)")
     p.add_argument("--data", required=True, help="a data-set name from `ppgen list`")
@@ -282,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_fit)
 
+
+def _add_evaluate_and_analyze(sub) -> None:
     p = sub.add_parser("evaluate", help="re-score a saved run folder (writes evaluation.csv/md)")
     p.add_argument("run_dir", help="a folder written by `ppgen fit`")
     p.add_argument("--num-samples", type=int, default=5000, help="importance samples for log p(x)")
@@ -306,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the comparison of several runs")
     p.set_defaults(func=cmd_analyze)
 
+
+def _add_compare(sub) -> None:
     p = sub.add_parser("compare", help="train one model with several estimators, side by side")
     p.add_argument("--model", required=True, help="a model name from `ppgen list`")
     p.add_argument(
@@ -335,13 +350,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default runs/compare-MODEL-DATA-TIME)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_compare)
-
-    p = sub.add_parser("demo", help="the main job on bundled data, with a report")
-    p.add_argument("--out", help="run folder (default runs/demo-TIME)")
-    p.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_demo)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,13 +39,11 @@ import pyro.poutine as poutine
 import torch
 from pyro.poutine.util import prune_subsample_sites
 
-from ..inference.batches import check_tensor
-from ..inference.importance import SAMPLE_PLATE, split_log_prob, vectorize
-from ..inference.importance import scored_trace as _scored_trace
-from ..inference.pair import resolve_pair
+from ..inference.batches import DataSpec
+from ..inference.importance import SAMPLE_PLATE, assemble, scored_trace, vectorize
 from ..inference.param_scope import pair_params
-from ..inference.program import ProgramError
-from ..models.base import GenerativeModel
+from ..inference.program import ProgramError, inspect_program, run_vectorized
+from ..models.base import split_pair
 
 SAMPLE_DIM_NAME = "draw"
 
@@ -53,7 +51,7 @@ SAMPLE_DIM_NAME = "draw"
 @torch.no_grad()
 def to_inference_data(
     model,
-    x: torch.Tensor,
+    x,
     num_samples: int = 500,
     *,
     prior: bool = False,
@@ -66,9 +64,10 @@ def to_inference_data(
 
     Args:
         model: a :class:`~ppgen.models.GenerativeModel` or a ``(model, guide)`` pair of Pyro
-            callables taking the data batch, with the observations in a plate (named ``"data"``
-            for plain functions).
-        x: the data ``(num_points, num_features)``.
+            callables, with the observations in a plate over data points (any name; found from
+            the program's trace).
+        x: the data the programs take: a tensor of any shape (rows on dim 0), a tuple or dict
+            of tensors, or ``None`` for a program without data.
         num_samples: guide draws (ArviZ's ``draw`` dimension; one chain).
         prior: also draw ``num_samples`` latents from the model's prior (the ``prior`` group).
         dims, coords: ArviZ's, overriding the names ppgen derives from the plates.
@@ -77,112 +76,103 @@ def to_inference_data(
             model's own marginal, called like the model and replayed on the guide's draws.
         kwargs: passed to model and guide (e.g. ``y=`` labels).
     """
-    if isinstance(model, GenerativeModel):
-        x = model.check_data(x, "x")
-    else:
-        x = check_tensor(x, "x")
+    spec = DataSpec.for_call(model, x, kwargs)
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-    pair = resolve_pair(model, (x,), kwargs)
-    with pair_params(pair.model_fn, pair.guide_fn):
-        return _to_inference_data(
-            model, pair, x, num_samples, prior, dims, coords, log_likelihood, kwargs
-        )
+    args, call_kwargs = spec.call()
+    model_fn, guide_fn, declared_plate, nesting = split_pair(model)
+    with pair_params(model_fn, guide_fn):
+        info = inspect_program(
+            model_fn, guide_fn, args, call_kwargs, data_plate=declared_plate,
+            num_rows=spec.num_rows,
+        )  # fmt: skip
+        _check_analysable(info)
+        nesting = info.nesting if nesting is None else nesting
+        draws = _Draws(model_fn, guide_fn, args, call_kwargs, num_samples, -nesting - 1)
+        return _assemble(model, draws, info.data_plate, prior, dims, coords, log_likelihood)
 
 
-def scored_trace(fn, x, replay_from=None, **kwargs):
-    """A scored trace of ``fn(x, **kwargs)`` without the plates' index sites."""
-    return prune_subsample_sites(_scored_trace(fn, (x,), kwargs, replay_from))
-
-
-def _to_inference_data(model, pair, x, num_samples, prior, dims, coords, log_likelihood, kwargs):
-    model_fn, guide_fn, data_plate = pair.model_fn, pair.guide_fn, pair.data_plate
-    if data_plate is None:
+def _check_analysable(info) -> None:
+    if info.data_plate is None:
         raise ProgramError(
             "to_inference_data needs a vectorized plate over the data points that the observed "
-            "sites share; name it with a plate around the observations"
+            f"sites ({', '.join(info.observed)}) share; the program's plates: "
+            f"{info.describe_plates()}"
         )
-    sample_dim = -pair.nesting - 1
+    if info.subsamples:
+        raise ProgramError(
+            f"the program subsamples its data plate {info.data_plate!r} ({info.num_points} of "
+            f"{info.full_size} rows per call): pointwise log-likelihoods need every row; "
+            "analyse it with subsampling off (e.g. subsample_size=None through a model argument)"
+        )
 
-    guide_trace = scored_trace(vectorize(guide_fn, num_samples, sample_dim), x, **kwargs)
-    model_trace = scored_trace(
-        vectorize(model_fn, num_samples, sample_dim), x, guide_trace, **kwargs
-    )
+
+class _Draws:
+    """Guide draws and the model replayed on them, vectorized over ``num_samples``."""
+
+    def __init__(self, model_fn, guide_fn, args, kwargs, num_samples, sample_dim):
+        self.model_fn, self.args, self.kwargs = model_fn, args, kwargs
+        self.num_samples, self.sample_dim = num_samples, sample_dim
+        self.guide = run_vectorized(lambda: self.scored(guide_fn), num_samples)
+        self.model = run_vectorized(lambda: self.scored(model_fn, self.guide), num_samples)
+
+    def vectorized(self, fn):
+        return vectorize(fn, self.num_samples, self.sample_dim)
+
+    def scored(self, fn, replay_from=None):
+        """A scored trace of ``fn`` without the plates' index sites."""
+        trace = scored_trace(self.vectorized(fn), self.args, self.kwargs, replay_from)
+        return prune_subsample_sites(trace)
+
+    def run(self, fn):
+        return poutine.trace(self.vectorized(fn)).get_trace(*self.args, **self.kwargs)
+
+
+def _assemble(model, draws, data_plate, prior, dims, coords, log_likelihood):
     marginal_fn, log_lik_kind = _log_likelihood_program(model, log_likelihood)
-    latents = _latent_sites(guide_trace, model_trace)
-    observed = [n for n, s in model_trace.nodes.items() if _is_observed(s)]
+    latents = _latent_sites(draws.guide, draws.model)
+    observed = [n for n, s in draws.model.nodes.items() if _is_observed(s)]
     if not observed:
         raise ValueError("the model has no observed sample site: nothing to analyse")
-
     derived_dims: dict[str, list[str]] = {}
     posterior = {
-        name: _site_array(guide_trace.nodes[name], sample_dim, data_plate, derived_dims, name)
+        name: _site_array(draws.guide.nodes[name], draws.sample_dim, data_plate, derived_dims, name)
         for name in latents
     }
-    log_likelihood_arrays, predictive = {}, {}
-    replayed = poutine.replay(poutine.uncondition(model_fn), trace=guide_trace)
-    predictive_trace = poutine.trace(vectorize(replayed, num_samples, sample_dim)).get_trace(
-        x, **kwargs
-    )
-    log_lik_trace = model_trace
-    if marginal_fn is not None:
-        log_lik_trace = scored_trace(
-            vectorize(marginal_fn, num_samples, sample_dim), x, guide_trace, **kwargs
-        )
-    for name in observed:
-        if name not in log_lik_trace.nodes:
-            raise ValueError(f"the marginal model does not observe the site {name!r}")
-        site = log_lik_trace.nodes[name]
-        per_point = _per_point(site, sample_dim, data_plate, len(x))
-        per_point = np.broadcast_to(per_point, (num_samples, per_point.shape[-1]))
-        log_likelihood_arrays[name] = per_point[None]
-        predictive[name] = _site_array(
-            predictive_trace.nodes[name], sample_dim, data_plate, derived_dims, name
-        )
-    # The log-likelihood arrays carry only the data dimension, unlike the predictive draws.
-    log_lik_dims = {name: [data_plate] for name in observed}
-
+    log_lik_trace = draws.model if marginal_fn is None else draws.scored(marginal_fn, draws.guide)
+    log_lik, predictive = _observed_groups(draws, log_lik_trace, observed, data_plate, derived_dims)
     local = {
         n
         for n in latents
-        if data_plate in {f.name for f in guide_trace.nodes[n]["cond_indep_stack"]}
+        if data_plate in {f.name for f in draws.guide.nodes[n]["cond_indep_stack"]}
     }
-    all_local = len(local) == len(latents)
-    log_w = _log_weight(model_trace, guide_trace, sample_dim, data_plate, len(x), all_local)
-    sample_stats = {"log_weight": log_w[None]}
-    stats_dims = {"log_weight": [data_plate]} if all_local else {}
     global_sites = [n for n in latents if n not in local]
     if marginal_fn is None and not local:
         # Nothing local to integrate out: the conditional log-likelihood is the marginal one.
         log_lik_kind = LOG_LIKELIHOOD_KINDS["marginal"] + " (the model has no local latents)"
+    sample_stats, stats_dims = _weights(draws, data_plate, not global_sites)
     if marginal_fn is not None and global_sites:
         # The weights of q(theta) alone against p(theta | x), the local latents integrated out:
         # log p(x, theta_s) - log q(theta_s), what PSIS checks for the draws LOO reweights.
-        log_w_global = _summed_log_prob(log_lik_trace, sample_dim) - _summed_log_prob(
-            guide_trace, sample_dim, global_sites
+        log_w_global = _summed_log_prob(log_lik_trace, draws.sample_dim) - _summed_log_prob(
+            draws.guide, draws.sample_dim, global_sites
         )
         sample_stats["log_weight_global"] = _numpy(log_w_global)[None]
-
     prior_group = None
     if prior:
-        prior_trace = poutine.trace(
-            vectorize(poutine.uncondition(model_fn), num_samples, sample_dim)
-        ).get_trace(x, **kwargs)
+        prior_trace = draws.run(poutine.uncondition(draws.model_fn))
         prior_group = {
-            name: _site_array(prior_trace.nodes[name], sample_dim, data_plate, {}, name)
+            name: _site_array(prior_trace.nodes[name], draws.sample_dim, data_plate, {}, name)
             for name in latents
         }
-
-    dims = {**derived_dims, **(dims or {})}
-    observed_data = {name: _numpy(model_trace.nodes[name]["value"]) for name in observed}
     data = az.from_dict(
         posterior=posterior or None,
         posterior_predictive=predictive,
-        log_likelihood=log_likelihood_arrays,
-        observed_data=observed_data,
+        log_likelihood=log_lik,
+        observed_data={name: _numpy(draws.model.nodes[name]["value"]) for name in observed},
         sample_stats=sample_stats,
         prior=prior_group,
-        dims=dims,
+        dims={**derived_dims, **(dims or {})},
         coords=coords,
         attrs={
             "inference": "SVI: posterior draws from the guide, one chain",
@@ -192,13 +182,38 @@ def _to_inference_data(model, pair, x, num_samples, prior, dims, coords, log_lik
         },
     )
     # from_dict applies one dims mapping to every group: fix the log-likelihood's and weights'.
+    # The log-likelihood arrays carry only the data dimension, unlike the predictive draws.
+    log_lik_dims = {name: [data_plate] for name in observed}
     data.log_likelihood = az.from_dict(
-        log_likelihood=log_likelihood_arrays, dims=log_lik_dims, coords=coords
+        log_likelihood=log_lik, dims=log_lik_dims, coords=coords
     ).log_likelihood
     data.sample_stats = az.from_dict(
         sample_stats=sample_stats, dims=stats_dims, coords=coords
     ).sample_stats
     return data
+
+
+def _observed_groups(draws, log_lik_trace, observed, data_plate, derived_dims):
+    """``(log_likelihood, posterior_predictive)`` arrays of the observed sites."""
+    replayed = poutine.replay(poutine.uncondition(draws.model_fn), trace=draws.guide)
+    predictive_trace = draws.run(replayed)
+    log_lik, predictive = {}, {}
+    for name in observed:
+        if name not in log_lik_trace.nodes:
+            raise ValueError(f"the marginal model does not observe the site {name!r}")
+        per_point = _per_point(log_lik_trace.nodes[name], draws.sample_dim, data_plate)
+        per_point = np.broadcast_to(per_point, (draws.num_samples, per_point.shape[-1]))
+        log_lik[name] = per_point[None]
+        predictive[name] = _site_array(
+            predictive_trace.nodes[name], draws.sample_dim, data_plate, derived_dims, name
+        )
+    return log_lik, predictive
+
+
+def _weights(draws, data_plate, per_point: bool):
+    """``sample_stats["log_weight"]`` and its dims: per data point when every latent is local."""
+    log_w = _log_weight(draws.model, draws.guide, draws.sample_dim, data_plate, per_point)
+    return {"log_weight": log_w[None]}, ({"log_weight": [data_plate]} if per_point else {})
 
 
 LOG_LIKELIHOOD_KINDS = {
@@ -282,7 +297,7 @@ def _site_array(site, sample_dim, data_plate, dims, name) -> np.ndarray:
     return _numpy(value)[None]
 
 
-def _per_point(site, sample_dim, data_plate, num_points) -> np.ndarray:
+def _per_point(site, sample_dim, data_plate) -> np.ndarray:
     """``log_prob`` of a site summed to ``(draw, num_points)`` (or ``(1, num_points)`` when it
     does not depend on the draw), without the plate's subsampling scale."""
     log_prob = site["unscaled_log_prob"]
@@ -290,18 +305,17 @@ def _per_point(site, sample_dim, data_plate, num_points) -> np.ndarray:
     frames = {f.name: f for f in site["cond_indep_stack"] if f.vectorized}
     if data_plate not in frames:
         raise ValueError(f"observed site {site['name']!r} is outside the plate {data_plate!r}")
-    points = frames[data_plate].size  # the plate's subsample size where it subsamples
     log_prob = log_prob.movedim(sample_dim, 0).movedim(frames[data_plate].dim, -1)
+    # The plate's size here (its subsample size; what its sites broadcast to if it has none).
+    points = max(frames[data_plate].size, log_prob.shape[-1])
     log_prob = log_prob.expand(*log_prob.shape[:-1], points)
     return _numpy(log_prob.reshape(log_prob.shape[0], -1, points).sum(1))
 
 
-def _log_weight(model_trace, guide_trace, sample_dim, data_plate, num_points, per_point):
+def _log_weight(model_trace, guide_trace, sample_dim, data_plate, per_point):
     """``log p(x, z) - log q(z | x)`` per draw (and per data point when every latent is local)."""
     if per_point:
-        log_p, _ = split_log_prob(model_trace, data_plate, sample_dim)
-        log_q, _ = split_log_prob(guide_trace, data_plate, sample_dim)
-        return _numpy(log_p - log_q)
+        return _numpy(assemble(model_trace, guide_trace, data_plate, sample_dim).log_w)
     return _numpy(
         _summed_log_prob(model_trace, sample_dim) - _summed_log_prob(guide_trace, sample_dim)
     )

@@ -5,7 +5,7 @@ gradient-estimator statistics and estimator comparison; and, for models judged b
 density score."""
 
 from .baselines import independent_bernoulli_log_lik
-from .bounds import bits_per_dim, elbo, log_likelihood
+from .bounds import bits_per_dim, elbo, joint_log_likelihood, log_likelihood
 from .compare import compare
 from .gradients import gradient_stats
 from .kde import kde_log_likelihood
@@ -24,6 +24,7 @@ __all__ = [
     "elbo",
     "gradient_stats",
     "independent_bernoulli_log_lik",
+    "joint_log_likelihood",
     "kde_log_likelihood",
     "latent_activity",
     "log_importance_weights",

@@ -21,6 +21,7 @@ import torch
 
 from ..inference.param_scope import pair_params
 from ..models.base import split_pair
+from ..validation import check_name
 from .weights import PointWeights, check_num_samples, data_spec
 
 
@@ -31,14 +32,18 @@ def _chunks(total: int, size: int):
         yield min(size, total - start)
 
 
-def _row_calls(model, x, batch_size, kwargs: dict):
-    """``(args, kwargs)`` for ``batch_size`` rows at a time (all rows for ``None``); keyword
-    tensors with one row per data point (labels) are split alike."""
+def _row_calls(model, x, batch_size, kwargs: dict, kind: str = "marginal"):
+    """``(calls, weights)``: ``(args, kwargs)`` for ``batch_size`` rows at a time (all rows for
+    ``None``; keyword tensors with one row per data point, e.g. labels, are split alike) and the
+    pair's :class:`PointWeights`."""
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    return data_spec(model, x, kwargs).chunks(batch_size)
+    spec = data_spec(model, x, kwargs)
+    rows = spec.num_rows
+    first_rows = None if rows is None else min(rows, batch_size or rows)
+    return spec.chunks(batch_size), PointWeights(model, first_rows, kind)
 
 
 @torch.no_grad()
@@ -56,8 +61,7 @@ def elbo(
     of tensors); ``kwargs`` go to model and guide (e.g. ``y=`` labels). ``chunk_size`` samples
     for ``batch_size`` points (``None``: all) at a time."""
     check_num_samples(num_samples)
-    calls = _row_calls(model, x, batch_size, kwargs)
-    weights = PointWeights(model)
+    calls, weights = _row_calls(model, x, batch_size, kwargs)
     parts = []
     with pair_params(*split_pair(model)[:2]):
         for args, row_kwargs in calls:
@@ -75,29 +79,62 @@ def log_likelihood(
     num_samples: int = 5000,
     chunk_size: int = 100,
     batch_size: int | None = 1000,
+    kind: str = "marginal",
     **kwargs,
 ) -> torch.Tensor:
-    """Importance-sampled ``log p(x)`` per data point, shape ``(num_points,)``.
+    """Importance-sampled log-likelihood per data point, shape ``(num_points,)``.
 
     ``x``: the data the programs take (a tensor of any shape with rows on dim 0, a tuple or dict
     of tensors); ``kwargs`` go to model and guide (e.g. ``y=`` labels, which makes it
     ``log p(x | y)``). ``chunk_size`` samples for ``batch_size`` points (``None``: all) at a
-    time; with ``num_samples=K`` this is the K-sample IWAE bound of every point. The data plate
-    is found from the program, whatever its name; nested and sequential plates, ``pyro.markov``
-    and masks are summed into each point's weight. Programs with global latents are refused
-    (see :mod:`ppgen.evaluation.weights`)."""
+    time. The data plate is found from the program, whatever its name; nested and sequential
+    plates, ``pyro.markov`` and masks are summed into each point's weight. ``kind``:
+
+    - ``"marginal"`` (default): ``log p(x_n)`` with the guide as proposal; with
+      ``num_samples=K`` it is the K-sample IWAE bound of every point. Every latent must be local.
+    - ``"predictive"``: for a program with global latents ``theta``, the posterior predictive
+      under the guide, ``log E_q(theta) p(x_n | theta)``, each draw ``theta_s`` with its own
+      local draws (an estimate that is biased low, like the marginal one, and exact as
+      ``num_samples`` grows when the locals' guide is exact).
+
+    The joint ``log p(x_1..N)`` of a program with global latents is :func:`joint_log_likelihood`.
+    """
+    check_name(kind, ("marginal", "predictive"), "log-likelihood kind")
     check_num_samples(num_samples)
-    calls = _row_calls(model, x, batch_size, kwargs)
-    weights = PointWeights(model)
+    calls, weights = _row_calls(model, x, batch_size, kwargs, kind)
     parts = []
     with pair_params(*split_pair(model)[:2]):
         for args, row_kwargs in calls:
-            running = None  # log sum of the weights seen so far, (rows,)
-            for n in _chunks(num_samples, chunk_size):
-                chunk = torch.logsumexp(weights(args, row_kwargs, n), dim=0)
-                running = chunk if running is None else torch.logaddexp(running, chunk)
-            parts.append(running - math.log(num_samples))
+            parts.append(_log_mean_exp(weights, args, row_kwargs, num_samples, chunk_size))
     return torch.cat(parts)
+
+
+@torch.no_grad()
+def joint_log_likelihood(
+    model, x, num_samples: int = 5000, chunk_size: int = 100, **kwargs
+) -> torch.Tensor:
+    """The importance-weighted estimate of ``log p(x_1..N)``, all points jointly (a scalar).
+
+    Draws ``(theta_s, z_s) ~ q`` for the whole data set at once and returns
+    ``log (1/S) sum_s p(x, theta_s, z_s) / q(theta_s, z_s)``: a lower bound in expectation that
+    tightens to ``log p(x_1..N)`` as ``num_samples`` grows, exact when the guide is the posterior.
+    For a program whose latents are all local it equals the sum of per-point estimates in
+    expectation; it is the quantity for programs with global latents.
+    """
+    check_num_samples(num_samples)
+    calls, weights = _row_calls(model, x, None, kwargs, "joint")
+    with pair_params(*split_pair(model)[:2]):
+        (args, call_kwargs), *_ = calls
+        return _log_mean_exp(weights, args, call_kwargs, num_samples, chunk_size)[0]
+
+
+def _log_mean_exp(weights, args, kwargs, num_samples: int, chunk_size: int) -> torch.Tensor:
+    """``log (1/S) sum_s w_s`` per column of the weights, over sample chunks."""
+    running = None  # log sum of the weights seen so far, (points,)
+    for n in _chunks(num_samples, chunk_size):
+        chunk = torch.logsumexp(weights(args, kwargs, n), dim=0)
+        running = chunk if running is None else torch.logaddexp(running, chunk)
+    return running - math.log(num_samples)
 
 
 def bits_per_dim(log_lik, num_dims: int, log_det: float = 0.0):

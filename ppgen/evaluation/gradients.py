@@ -130,18 +130,13 @@ def _summaries(estimates, groups, name, seconds) -> pd.DataFrame:
         size = sum(p.numel() for p in groups[group])
         block = estimates[:, offset : offset + size]
         offset += size
+        row = {"estimator": name, "group": group, "num_params": size, "seconds": seconds}
+        if size == 0:  # e.g. a model without parameters of its own: nothing to summarize
+            rows.append({**row, "mean_norm": 0.0, "variance": 0.0, "snr": float("nan")})
+            continue
         mean, std = block.mean(0), block.std(0)
         varying = std > 0
         snr = (mean[varying].abs() / std[varying]).mean() if varying.any() else torch.tensor(0.0)
-        rows.append(
-            {
-                "estimator": name,
-                "group": group,
-                "num_params": size,
-                "mean_norm": float(mean.norm()),
-                "variance": float(block.var(0).sum()),
-                "snr": float(snr),
-                "seconds": seconds,
-            }
-        )
+        row.update(mean_norm=float(mean.norm()), variance=float(block.var(0).sum()))
+        rows.append({**row, "snr": float(snr)})
     return pd.DataFrame(rows)

@@ -19,23 +19,12 @@ import torch
 from ..inference.batches import DataSpec
 from ..inference.importance import weight_parts
 from ..inference.program import ProgramError, inspect_program
-from ..models.base import GenerativeModel, split_pair
+from ..models.base import split_pair
 
 
 def data_spec(model, x, kwargs: dict) -> DataSpec:
-    """``x`` and ``kwargs`` as a :class:`DataSpec`: tensors in ``kwargs`` with one row per data
-    point are batched with ``x``, the rest passed as they are."""
-    if isinstance(model, GenerativeModel):
-        x = model.check_data(x, "x")
-    spec = DataSpec.from_data(x, name="x")
-    rows = spec.num_rows
-    batched = {
-        k: v
-        for k, v in kwargs.items()
-        if isinstance(v, torch.Tensor) and v.dim() and rows is not None and len(v) == rows
-    }
-    unbatched = {k: v for k, v in kwargs.items() if k not in batched}
-    return DataSpec(spec.batched_args, {**spec.batched_kwargs, **batched}, (), unbatched)
+    """``x`` and ``kwargs`` as a :class:`DataSpec` (see :meth:`DataSpec.for_call`)."""
+    return DataSpec.for_call(model, x, kwargs)
 
 
 def check_num_samples(num_samples) -> None:
@@ -43,11 +32,15 @@ def check_num_samples(num_samples) -> None:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
 
 
-def point_program(model, args: tuple, kwargs: dict):
+#: What :class:`PointWeights` returns (see there).
+KINDS = ("marginal", "predictive", "joint")
+
+
+def point_program(model, args: tuple, kwargs: dict, rows: int | None, kind: str = "marginal"):
     """``(model_fn, guide_fn, data_plate, nesting)`` of a program with per-datapoint weights, read
-    off one call; refuses the others (module docstring)."""
+    off one call with ``rows`` batched data rows; refuses the others (module docstring). Global
+    latents are refused for ``kind="marginal"`` only."""
     model_fn, guide_fn, declared_plate, nesting = split_pair(model)
-    rows = next((v.shape[0] for v in (*args, *kwargs.values()) if torch.is_tensor(v)), None)
     info = inspect_program(
         model_fn, guide_fn, args, kwargs, data_plate=declared_plate, num_rows=rows
     )
@@ -63,30 +56,48 @@ def point_program(model, args: tuple, kwargs: dict):
             f"{info.full_size} rows per call): per-datapoint values need every row; evaluate it "
             "with subsampling off (e.g. subsample_size=None through a model argument)"
         )
-    if info.global_latents:
+    missing = [n for n in info.model_only_latents if n not in info.enumerated]
+    if missing:
+        raise ProgramError(
+            f"model latent(s) {missing} have no guide site: importance weights need q for "
+            "every latent"
+        )
+    if info.global_latents and kind == "marginal":
         raise ProgramError(
             f"latent site(s) {list(info.global_latents)} lie outside the data plate "
-            f"{info.data_plate!r} (global latents): weights exist only for all points jointly, "
-            "not per data point. Use ppgen.analysis.to_inference_data for the posterior and "
-            "pointwise log-likelihoods at the guide's draws"
+            f"{info.data_plate!r} (global latents): log p(x_n) per data point is not a sum of "
+            "per-point weights. Use kind='predictive' (log E_q(globals) p(x_n | globals), the "
+            "posterior predictive under the guide), joint_log_likelihood (log p(x_1..N)), or "
+            "ppgen.analysis.to_inference_data"
         )
     return model_fn, guide_fn, info.data_plate, info.nesting if nesting is None else nesting
 
 
 class PointWeights:
-    """``weights(args, kwargs, num_samples) -> (num_samples, num_points)`` for one pair; the
-    program is inspected on the first call only (chunks of one evaluation share it)."""
+    """``weights(args, kwargs, num_samples)`` for one pair; the program is inspected on the first
+    call only (chunks of one evaluation share it). ``first_rows``: the number of batched data
+    rows in the first call (``None``: no batched data), which tells the data plate apart from
+    other plates. ``kind``:
 
-    def __init__(self, model):
-        self.model, self.program = model, None
+    - ``"marginal"``: ``log p(x_n, z_sn) - log q(z_sn | x_n)``, ``(num_samples, num_points)``;
+      every latent must be local;
+    - ``"predictive"``: the same local terms at the guide's draws of the globals ``theta_s``,
+      ``log p(x_n, z_sn | theta_s) - log q(z_sn | ...)``: their log-mean-exp over draws estimates
+      the posterior predictive ``log E_q(theta) p(x_n | theta)``;
+    - ``"joint"``: ``log p(x, theta_s, z_s) - log q(theta_s, z_s)`` of all points at once,
+      ``(num_samples, 1)``: its log-mean-exp is the importance-weighted bound on
+      ``log p(x_1..N)``.
+    """
+
+    def __init__(self, model, first_rows: int | None, kind: str = "marginal"):
+        self.model, self.first_rows, self.kind, self.program = model, first_rows, kind, None
 
     def __call__(self, args: tuple, kwargs: dict, num_samples: int) -> torch.Tensor:
         if self.program is None:
-            self.program = point_program(self.model, args, kwargs)
+            self.program = point_program(self.model, args, kwargs, self.first_rows, self.kind)
         model_fn, guide_fn, data_plate, nesting = self.program
-        return weight_parts(
-            model_fn, guide_fn, args, kwargs, num_samples, data_plate, nesting
-        ).log_w
+        parts = weight_parts(model_fn, guide_fn, args, kwargs, num_samples, data_plate, nesting)
+        return parts.joint().log_w if self.kind == "joint" else parts.log_w
 
 
 def log_importance_weights(model, x, num_samples: int, **kwargs) -> torch.Tensor:
@@ -100,4 +111,4 @@ def log_importance_weights(model, x, num_samples: int, **kwargs) -> torch.Tensor
     model_fn, guide_fn, _, _ = split_pair(model)
     with pair_params(model_fn, guide_fn):
         args, call_kwargs = spec.call()
-        return PointWeights(model)(args, call_kwargs, num_samples)
+        return PointWeights(model, spec.num_rows)(args, call_kwargs, num_samples)

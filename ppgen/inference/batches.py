@@ -134,6 +134,25 @@ class DataSpec:
         return spec
 
     @classmethod
+    def for_call(cls, model, x, kwargs: dict) -> DataSpec:
+        """The data of an evaluation call: ``x`` in any accepted form (a ppgen model's checked
+        as its own data), and ``kwargs``, of which tensors with one row per data point (labels)
+        are batched with ``x`` and the rest passed as they are."""
+        from ..models.base import GenerativeModel
+
+        if isinstance(model, GenerativeModel):
+            x = model.check_data(x, "x")
+        spec = cls.from_data(x, name="x")
+        rows = spec.num_rows
+        batched = {
+            k: v
+            for k, v in kwargs.items()
+            if isinstance(v, torch.Tensor) and v.dim() and rows is not None and len(v) == rows
+        }
+        unbatched = {k: v for k, v in kwargs.items() if k not in batched}
+        return cls(spec.batched_args, {**spec.batched_kwargs, **batched}, (), unbatched)
+
+    @classmethod
     def from_dataset(cls, dataset: Dataset, labels: torch.Tensor | None = None):
         """The training split of a ppgen Dataset, with ``y=`` labels for a conditional model."""
         kwargs = {} if labels is None else {"y": labels}

@@ -29,7 +29,14 @@ class _DetachParams(Messenger):
     """Makes ``pyro.param`` values constants."""
 
     def _pyro_post_param(self, msg):
-        msg["value"] = msg["value"].detach()
+        value = msg["value"]
+        detached = value.detach()
+        # A plate that subsamples the parameter (pyro.param(..., event_dim=)) finds the
+        # unconstrained tensor through these attributes; keep them on the constant.
+        for attribute in ("unconstrained", "_pyro_unconstrained_param"):
+            if hasattr(value, attribute):
+                setattr(detached, attribute, getattr(value, attribute))
+        msg["value"] = detached
 
 
 class _CallMethod(torch.nn.Module):

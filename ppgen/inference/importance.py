@@ -103,7 +103,8 @@ def split_log_prob(trace, data_plate: str | None, sample_dim: int, sites=None):
             frame = frames[data_plate]
             points = log_prob.movedim(frame.dim, -1)  # (samples, ..., points)
             points = points.reshape(points.shape[0], -1, points.shape[-1]).sum(1)
-            points = points.expand(samples, frame.size)
+            # A plate without a size (pyro.plate("data")) has the size its sites broadcast to.
+            points = points.expand(samples, max(frame.size, points.shape[-1]))
             local = points if local is None else local + points
         else:
             total = log_prob.reshape(log_prob.shape[0], -1).sum(1).expand(samples)

@@ -56,8 +56,8 @@ class MinibatchPlan:
 
     def normalizer(self, rows_in_step: int, num_rows: int | None, info: ProgramInfo) -> float:
         """The number of data points the loss of a step with ``rows_in_step`` rows covers."""
-        if self.kind == "unbatched":
-            return info.num_points
+        if self.kind == "unbatched":  # the data plate's full size (it scales to it), or 1
+            return info.full_size or 1
         if self.kind == "program":
             return info.full_size or num_rows
         if self.scale_plate is not None:

@@ -53,6 +53,8 @@ class ProgramInfo:
     non_reparameterized: tuple[str, ...]
     enumerated: tuple[str, ...]
     per_row_params: tuple[str, ...]
+    #: Model latents the guide does not sample (drawn from the prior, or enumerated).
+    model_only_latents: tuple[str, ...] = ()
     #: Vectorized plates of model and guide by name, and the sequential ones.
     plates: dict = field(default_factory=dict)
     sequential_plates: tuple[str, ...] = ()
@@ -198,10 +200,11 @@ def inspect_program(
 
     local_latents = tuple(n for n, s in latents if local(s))
     guide_sites = list(_sample_sites(guide_trace))
+    size = None if frame is None else _plate_size(frame, model_trace)
     return ProgramInfo(
         data_plate=plate_name,
-        num_points=1 if frame is None else frame.size,
-        full_size=None if frame is None else (frame.full_size or frame.size),
+        num_points=1 if frame is None else size,
+        full_size=None if frame is None else max(frame.full_size or size, size),
         nesting=max((-d for d, _ in plates.values()), default=0),
         observed=tuple(n for n, s in _sample_sites(model_trace) if s["is_observed"]),
         global_latents=tuple(n for n, s in latents if not local(s)),
@@ -216,7 +219,22 @@ def inspect_program(
         per_row_params=tuple(_per_row_params(guide_fn, guide_trace, frame, local_latents)),
         plates=plates,
         sequential_plates=tuple(sorted(sequential - {SAMPLE_PLATE})),
+        model_only_latents=tuple(n for n, _ in latents if n not in guide_trace.nodes),
     )
+
+
+def _plate_size(frame, model_trace) -> int:
+    """The plate's size in this trace; a plate declared without a size (``pyro.plate("data")``)
+    has the size its sites broadcast to there."""
+    if frame.size is not None and frame.size > 0:
+        return frame.size
+    for _, site in _sample_sites(model_trace):
+        for f in site["cond_indep_stack"]:
+            if f.name == frame.name and f.vectorized:
+                shape = site["fn"].batch_shape
+                if len(shape) >= -f.dim:
+                    return shape[f.dim]
+    return 1
 
 
 class _LastSite(Messenger):

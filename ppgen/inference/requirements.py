@@ -4,6 +4,8 @@ A refusal names the site and the reason and lists the registered estimators that
 user never meets an error from deep inside Pyro for a program that Pyro accepts.
 
 - ``iwae``, ``dreg``, ``meanfield``: every guide site reparameterized (no discrete latents);
+- ``iwae``, ``dreg``, ``vimco``, ``rws``, NVIL: a guide site for every model latent that is not
+  enumerated (their importance weights need ``q`` for each);
 - ``enum``: at least one site marked for enumeration (``config_enumerate`` or
   ``infer={"enumerate": "parallel"}``); ppgen enumerates exactly what is marked;
 - every multi-sample estimator: a program that broadcasts over a leading sample dimension
@@ -19,6 +21,8 @@ from .program import ProgramError, ProgramInfo
 from .registry import available_estimators
 
 REPARAMETERIZED_ONLY = ("iwae", "dreg", "meanfield")
+#: Estimators built on importance weights log p - log q: every model latent needs a guide site.
+WEIGHTED = ("iwae", "dreg", "vimco", "rws", "tracegraph+nvil")
 
 
 def requirement_failure(name: str, info: ProgramInfo) -> str | None:
@@ -28,7 +32,19 @@ def requirement_failure(name: str, info: ProgramInfo) -> str | None:
         sites = ", ".join(repr(s) for s in info.non_reparameterized)
         return (
             f"{name} differentiates through reparameterized samples, but guide site(s) {sites} "
-            "have no reparameterized sampler (discrete latents)"
+            "have no reparameterized sampler (discrete latents, or has_rsample=False)"
+        )
+    summed = [n for n in info.model_only_latents if n in info.enumerated]
+    if base != "enum" and summed:
+        return (
+            f"model latent(s) {summed} have no guide site and are marked for enumeration: "
+            "estimator='enum' sums them out; other estimators would need q for them"
+        )
+    missing = [n for n in info.model_only_latents if n not in info.enumerated]
+    if name in WEIGHTED and missing:
+        return (
+            f"{name} weighs guide draws by p/q, but model latent(s) {missing} have no guide "
+            "site (Pyro would draw them from the prior, which is not an importance weight)"
         )
     if base == "enum" and not info.enumerated:
         return (

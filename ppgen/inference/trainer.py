@@ -384,26 +384,41 @@ def _objective_for(model, settings: dict, nesting):
     return objective, name
 
 
-def _train(model, pair, modules, spec, val_spec, exact_log_prob, settings, device, plate, nesting):
+def _prepare_program(model, pair, spec, settings, device, plate, nesting):
+    """``(objective, name, info, plan)``: the objective, checked against the program's trace,
+    and how the program meets minibatches. Everything here runs before any training step."""
     model_fn, guide_fn = pair
     objective, name = _objective_for(model, settings, nesting)
     objective.to(device)
+    batch_size = _batch_size(settings["batch_size"], spec)
     generative = isinstance(model, GenerativeModel)
-    info, plan = _probe(
-        model_fn,
-        guide_fn,
-        spec,
-        _batch_size(settings["batch_size"], spec),
-        plate,
-        scales_itself=generative,
-    )
+    info, plan = _probe(model_fn, guide_fn, spec, batch_size, plate, scales_itself=generative)
     named = settings["estimator"] if settings["loss"] is None else None
     check_estimator(named if isinstance(named, str) else None, info)
     objective.set_max_plate_nesting(info.nesting if nesting is None else nesting)
     objective.set_data_plate(info.data_plate)
+    return objective, name, info, plan
+
+
+def _use_compile(model, objective, plan, setting) -> bool:
+    if setting is True:
+        return True
+    return (
+        setting == "auto"
+        and isinstance(model, GenerativeModel)
+        and model.traceable
+        and is_traceable(objective)
+        and plan.kind != "program"  # the plate's random indices would be frozen in a trace
+    )
+
+
+def _train(model, pair, modules, spec, val_spec, exact_log_prob, settings, device, plate, nesting):
+    model_fn, guide_fn = pair
+    objective, name, info, plan = _prepare_program(
+        model, pair, spec, settings, device, plate, nesting
+    )
     num_rows = spec.num_rows or 1
     run_model, run_guide = plan.wrap(model_fn, num_rows), plan.wrap(guide_fn, num_rows)
-
     pyro.set_rng_seed(settings["seed"])
     generator = torch.Generator(device=device).manual_seed(settings["seed"])
     order = BatchOrder(num_rows, plan.batch_size or num_rows, generator, device)
@@ -414,60 +429,30 @@ def _train(model, pair, modules, spec, val_spec, exact_log_prob, settings, devic
     )
     rows_per_batch = plan.batch_size or (info.num_points if plan.kind == "program" else num_rows)
     epoch_rows = info.full_size if plan.kind == "program" else num_rows
-    total, log_every, val_every, checkpoint_every = _budget(
-        settings, rows_per_batch, epoch_rows, objective.adversary_steps
-    )
-    compiled = settings["compile"] is True or (
-        settings["compile"] == "auto"
-        and generative
-        and model.traceable
-        and is_traceable(objective)
-        and plan.kind != "program"
-    )
+    cadence = _budget(settings, rows_per_batch, epoch_rows, objective.adversary_steps)
     step_settings = {k: settings[k] for k in ("optimizer", "lr", "lr_schedule", "clip_norm")}
     stepper = Stepper(
-        objective,
-        run_model,
-        run_guide,
-        parameters,
-        {**step_settings, "total_steps": total},
-        compiled,
-    )
+        objective, run_model, run_guide, parameters, {**step_settings, "total_steps": cadence[0]},
+        _use_compile(model, objective, plan, settings["compile"]),
+    )  # fmt: skip
     checkpoint_settings = {
-        "objective": name,
-        "num_particles": settings["num_particles"],
-        "total_steps": total,
-        "batch_size": rows_per_batch,
-        "num_data": num_rows,
-        "lr": settings["lr"],
-        "seed": settings["seed"],
-        "optimizer": settings["optimizer"],
-        "lr_schedule": settings["lr_schedule"],
-    }
+        "objective": name, "num_particles": settings["num_particles"],
+        "total_steps": cadence[0], "batch_size": rows_per_batch, "num_data": num_rows,
+        **{k: settings[k] for k in ("lr", "seed", "optimizer", "lr_schedule")},
+    }  # fmt: skip
     state = TrainingState(
-        settings["checkpoint"],
-        checkpoint_settings,
-        modules,
-        param_names,
-        stepper,
-        order,
+        settings["checkpoint"], checkpoint_settings, modules, param_names, stepper, order,
         generator,
-    )
+    )  # fmt: skip
     state.resume()
     validator = None
     if val_spec is not None:
         validator = Validator(objective, model_fn, guide_fn, val_spec, exact_log_prob)
     loop = _Loop(model, spec, plan, info, stepper, state, validator, settings, name)
-    loop.cadence = (total, log_every, val_every, checkpoint_every, rows_per_batch, epoch_rows)
+    loop.cadence = (*cadence, rows_per_batch, epoch_rows)
     history = loop.run()
-    return FitResult(
-        model=model,
-        history=history,
-        objective=name,
-        device=device,
-        params={n: pyro.param(n).detach() for n in param_names},
-        compiled=stepper.compiled,
-    )
+    params = {n: pyro.param(n).detach() for n in param_names}
+    return FitResult(model, history, name, device, params, compiled=stepper.compiled)
 
 
 def _call(spec: DataSpec, plan, index, generator):

@@ -14,7 +14,7 @@ import torch
 from pyro.infer.autoguide import AutoNormal
 
 from ppgen import fit
-from ppgen.evaluation import log_likelihood
+from ppgen.evaluation import joint_log_likelihood, log_likelihood
 from ppgen.inference import get_estimator
 from ppgen.inference.batches import BatchOrder
 from ppgen.inference.program import ProgramError, inspect_program
@@ -336,3 +336,37 @@ def test_two_pairs_with_the_same_param_name_do_not_share_values():
     # Training the first pair again continues from its own 5.
     again = fit((first_model, first_guide), first_x, steps=1, lr=1e-6, progress=False)
     assert float(again.params["shared_loc"]) == pytest.approx(5.0, abs=0.05)
+
+
+def test_log_likelihood_of_a_global_model_joint_and_posterior_predictive_closed_forms():
+    """Conjugate normal mean: joint_log_likelihood with the exact posterior as guide is
+    log N(x; 0, I + 4 11^T) (every weight equal); with a guide twice too wide it stays below and
+    approaches it as S grows. The posterior predictive of new points is N(mu_N, 1 + s_N^2)."""
+    torch.manual_seed(0)
+    x = torch.randn(10) + 1.0
+    loc, scale = global_posterior(x)
+    exact = float(exact_log_evidence(x))
+
+    def guide_with(factor):
+        def guide(x):
+            pyro.sample("mu", dist.Normal(loc, factor * scale))
+
+        return guide
+
+    joint = joint_log_likelihood((global_model, guide_with(1.0)), x, num_samples=50)
+    assert float(joint) == pytest.approx(exact, abs=1e-4)
+    # One draw from a guide twice too wide: the ELBO, exact - KL(q || p), KL = 2 - 1/2 - log 2.
+    wide_pair = (global_model, guide_with(2.0))
+    single = torch.stack([joint_log_likelihood(wide_pair, x, num_samples=1) for _ in range(400)])
+    kl = 2 - 0.5 - math.log(2)
+    assert float(single.mean()) == pytest.approx(exact - kl, abs=4 * float(single.std()) / 20)
+    many = float(joint_log_likelihood(wide_pair, x, num_samples=20000))
+    assert exact - 0.02 < many < exact + 1e-3
+    with pytest.raises(ProgramError, match="kind='predictive'"):
+        log_likelihood((global_model, guide_with(1.0)), x, num_samples=10)
+    new = torch.tensor([-1.0, 0.5, 3.0])
+    predictive = log_likelihood(
+        (global_model, guide_with(1.0)), new, num_samples=20000, kind="predictive"
+    )
+    closed_form = dist.Normal(loc, math.sqrt(1 + scale**2)).log_prob(new)
+    assert torch.allclose(predictive, closed_form, atol=0.01), (predictive, closed_form)
