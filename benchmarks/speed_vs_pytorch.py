@@ -20,7 +20,9 @@ Configurations (data: scikit-learn's digits, batch 128):
   REINFORCE per data point) and ``vimco`` with K = 5;
 - PPCA with 10 factors on the 61 non-constant digit pixels (levels 0..16): ``trace``;
 - a RealNVP flow (4 coupling layers, hidden 128, logit preprocessing) on dequantized digits:
-  exact maximum likelihood through ``trace`` (the flow has no latents).
+  exact maximum likelihood through ``trace`` (the flow has no latents);
+- issue 14: the same VAE written as a user's plain Pyro pair (``pyro.module`` + plate +
+  ``to_event``), through ``fit`` with its defaults.
 
 ``tests/test_benchmark_losses.py`` checks that the hand-written losses below are ppgen's
 objectives: the flow's exactly (value and gradient), the others' values in expectation.
@@ -42,6 +44,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyro
+import pyro.distributions as dist
 import torch
 import torch.nn.functional as F
 from torch.distributions import constraints, transform_to
@@ -175,6 +178,33 @@ def ppca(seed, x):
     return PPCA(x.shape[1], 10).init_from_data(x)
 
 
+class PlainPyroVAE(torch.nn.Module):
+    """The same VAE as ``vae`` (same modules, same computation) written as a user's plain Pyro
+    pair: ``pyro.module`` + a plate + ``to_event``, no ppgen class. ``fit`` gets ``.pair``."""
+
+    def __init__(self, seed, x):
+        super().__init__()
+        self.vae = vae(seed, x)
+        net = self.vae
+
+        def model(x):
+            pyro.module("decoder", net.decoder)
+            with pyro.plate("data", x.shape[0]):
+                z = pyro.sample("z", dist.Normal(x.new_zeros(10), 1.0).to_event(1))
+                pyro.sample("x", dist.Bernoulli(logits=net.decoder(z)).to_event(1), obs=x)
+
+        def guide(x):
+            pyro.module("encoder", net.encoder)
+            pyro.module("loc_head", net.loc_head)
+            pyro.module("scale_head", net.scale_head)
+            with pyro.plate("data", x.shape[0]):
+                h = net.encoder(x, None)
+                scale = F.softplus(net.scale_head(h)) + 1e-4  # ppgen's MIN_SCALE floor
+                pyro.sample("z", dist.Normal(net.loc_head(h), scale).to_event(1))
+
+        self.pair = (model, guide)
+
+
 def flow(seed, x):
     torch.manual_seed(seed)
     model = FlowDensity(64, "realnvp", num_layers=4, hidden_dims=(128,), preprocess="logit")
@@ -190,6 +220,15 @@ CONFIGS = [
     Config("SBN vimco K=5", "binary", sbn, "vimco", 5, lambda m, b: sbn_vimco_loss(m, b, 5)),
     Config("PPCA trace", "levels", ppca, "trace", 1, ppca_loss),
     Config("RealNVP trace", "dequantized", flow, "trace", 1, flow_loss),
+    # Issue 14: a user's own Pyro VAE through fit's defaults (compile="auto" compiles it too).
+    Config(
+        "Pyro VAE pair trace",
+        "binary",
+        PlainPyroVAE,
+        "trace",
+        1,
+        lambda m, b: vae_loss(m.vae, b, 1, False),
+    ),
 ]
 
 
@@ -210,7 +249,7 @@ def time_ppgen(config, x, steps, device, compile) -> tuple[float, float]:
     model = config.build(0, x)
     reset_peak(device)
     result = ppgen.fit(
-        model,
+        getattr(model, "pair", model),
         x,
         estimator=config.estimator,
         num_particles=config.particles,
@@ -274,6 +313,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--only", nargs="*", help="configuration labels to run (default: all)")
+    parser.add_argument("--tag", default="", help="appended to the result files' names")
     parser.add_argument("--out", default=Path(__file__).parent / "results", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -320,14 +360,19 @@ def main() -> None:
         print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
 
     table = pd.DataFrame(rows)
-    suffix = "" if device.type == "cpu" else f"_{device.type}"
+    suffix = ("" if device.type == "cpu" else f"_{device.type}") + (
+        f"_{args.tag}" if args.tag else ""
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / f"speed_vs_pytorch{suffix}.csv", index=False)
     text = [
         "# ppgen's training step against a hand-written PyTorch loop",
         "",
         f"Command: `python benchmarks/speed_vs_pytorch.py --repeats {args.repeats} "
-        f"--steps {args.steps} --threads {args.threads} --device {args.device}`",
+        f"--steps {args.steps} --threads {args.threads} --device {args.device}"
+        + (f" --only {' '.join(repr(o) for o in args.only)}" if args.only else "")
+        + (f" --tag {args.tag}" if args.tag else "")
+        + "`",
         f"Machine: {machine(device)}.",
         "",
         f"Median milliseconds per step over {args.repeats} interleaved runs of {args.steps} steps "

@@ -70,3 +70,25 @@ def test_hand_written_flow_loss_is_ppgen_objective_exactly(bench):
     torch.testing.assert_close(hand, ours, rtol=1e-6, atol=0)
     for a, b in zip(torch.autograd.grad(hand, params), torch.autograd.grad(ours, params)):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_plain_pyro_vae_pair_is_ppgens_vae_computation(bench):
+    """Issue 14's speed comparison: the user's plain Pyro pair computes what ppgen's VAE does,
+    draw for draw (same modules, same noise): value and gradient."""
+    config = next(c for c in bench.CONFIGS if c.label == "Pyro VAE pair trace")
+    data = load_dataset("digits", binarize="threshold").train
+    wrapper = config.build(0, data)
+    batch = data[:64]
+    params = [p for p in wrapper.parameters() if p.requires_grad]
+    objective = ELBOLoss("trace", max_plate_nesting=1)
+    torch.manual_seed(0)
+    pair_value = objective(*wrapper.pair, batch)
+    torch.manual_seed(0)
+    vae_value = objective(wrapper.vae.model, wrapper.vae.guide, batch)
+    torch.testing.assert_close(pair_value, vae_value, rtol=1e-5, atol=0)
+    grads = zip(
+        torch.autograd.grad(pair_value, params, allow_unused=True),
+        torch.autograd.grad(vae_value, params, allow_unused=True),
+    )
+    for a, b in grads:
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

@@ -218,3 +218,51 @@ def test_chunked_log_likelihood_on_cuda_matches_the_exact_value():
     chunked = log_likelihood(model, test, num_samples=1000, chunk_size=100, batch_size=64)
     assert chunked.is_cuda and chunked.shape == (len(test),)
     assert float((model.log_prob(test) - chunked).mean().abs()) < 0.1
+
+
+def test_a_users_pair_with_tuple_data_and_a_global_latent_trains_on_cuda():
+    """Issue 14 on the GPU: a plain pair (tuple data, a global latent, an AutoNormal guide,
+    minibatches scaled N/B) under three estimators; the weights' signs are found."""
+    import pyro
+    import pyro.distributions as dist
+    from pyro.infer.autoguide import AutoNormal
+
+    def model(x, y):
+        w = pyro.sample("w", dist.Normal(x.new_zeros(3), 1.0).to_event(1))
+        with pyro.plate("obs_plate", x.shape[0]):
+            pyro.sample("y", dist.Bernoulli(logits=(x * w).sum(-1)), obs=y)
+
+    torch.manual_seed(0)
+    x = torch.randn(400, 3)
+    y = torch.bernoulli(torch.sigmoid(x @ torch.tensor([2.0, -2.0, 1.0])))
+    for estimator in ("trace", "iwae", "vimco"):
+        guide = AutoNormal(model)
+        result = fit(
+            (model, guide), (x, y), estimator=estimator, num_particles=3, batch_size=50,
+            steps=400, lr=0.05, device="cuda", progress=False,
+        )  # fmt: skip
+        assert result.device.type == "cuda" and guide.locs.w.is_cuda
+        assert torch.equal(guide.locs.w.detach().sign().cpu(), torch.tensor([1.0, -1.0, 1.0]))
+
+
+def test_per_datapoint_and_joint_log_likelihoods_on_cuda():
+    import pyro
+    import pyro.distributions as dist
+
+    from ppgen.evaluation import joint_log_likelihood
+
+    def model(x):
+        with pyro.plate("batch", x.shape[0]):
+            z = pyro.sample("z", dist.Normal(x.new_zeros(()), 1.0))
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x)
+
+    def guide(x):
+        with pyro.plate("batch", x.shape[0]):
+            pyro.sample("z", dist.Normal(x / 2, 0.5**0.5))
+
+    x = torch.randn(50, device="cuda")
+    exact = dist.Normal(0.0, 2.0**0.5).log_prob(x)
+    per_point = log_likelihood((model, guide), x, num_samples=10)
+    assert per_point.is_cuda and torch.allclose(per_point, exact, atol=1e-4)
+    joint = joint_log_likelihood((model, guide), x, num_samples=10)
+    assert float(joint) == pytest.approx(float(exact.sum()), abs=1e-3)

@@ -31,3 +31,14 @@ def test_quick_start_is_two_commands():
     commands = [line for line in quick.splitlines() if line.strip()]
     assert len(commands) == 2
     assert commands[0].endswith("ppgen demo") and "pytest" in commands[1]
+
+
+def test_users_own_pyro_program_example_runs():
+    """The logistic-regression example of "Your own Pyro programs" (with smaller budgets)."""
+    block = next(b for b in python_blocks() if "Bayesian logistic regression" in b)
+    block = block.replace("steps=2000", "steps=30").replace("steps=500", "steps=10")
+    assert "steps=30" in block and "steps=10" in block
+    namespace = {}
+    exec(block, namespace)
+    guide = namespace["guide"]
+    assert guide.locs.w.shape == (3,)

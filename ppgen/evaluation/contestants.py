@@ -93,11 +93,13 @@ class PairContestants:
         self.train_data, self.test_data = train, test_data
         self.model_kwargs = fit_options.get("model_kwargs") or {}
         spec = DataSpec.from_data(train, fit_options.get("model_args", ()), self.model_kwargs)
-        rows = None if spec.num_rows is None else torch.arange(min(2, spec.num_rows))
+        # On all rows: parameters a program sizes by its first call (per-row guides) are
+        # created at their real size, and then saved.
         with pair_params(*pair, training=True):
             self.info = inspect_program(
-                *pair, *spec.call(rows), data_plate=fit_options.get("data_plate")
-            )
+                *pair, *spec.call(), data_plate=fit_options.get("data_plate"),
+                num_rows=spec.num_rows,
+            )  # fmt: skip
             self.snapshot = self._snapshot()
 
     def _snapshot(self) -> dict:

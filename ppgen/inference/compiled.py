@@ -34,7 +34,9 @@ K = 50 took 64 ms optimized, 54 ms unoptimized, 53 ms eager, 50 ms hand-written 
 
 from __future__ import annotations
 
+import importlib
 import warnings
+from pathlib import Path
 
 import pyro
 import torch
@@ -132,18 +134,22 @@ class CompiledObjective:
             forked_random_state(),
             pyro.validation_enabled(False),
             torch.jit.optimized_execution(False),
-            warnings.catch_warnings(),
+            warnings.catch_warnings(record=True) as caught,
         ):
-            # TracerWarnings come from Pyro's diagnostics (NaN checks, loss.item()), which do
-            # not change the value; the check below is what guards correctness.
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            # TracerWarnings from Pyro's and torch's own code (NaN checks, loss.item()) do not
+            # change the value, and the check below guards correctness. One from the user's
+            # program means it turned a tensor into a Python value: its control flow may depend
+            # on the data, which a trace would freeze.
+            warnings.simplefilter("always", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit's own notice
             try:
                 traced = torch.jit.trace(objective, inputs, check_trace=False)
+                problem = _users_tracer_warning(caught) or _compare(
+                    objective, traced, inputs, self.parameters
+                )
             except Exception as error:  # any failure to trace means: run eagerly
-                return self._fall_back(key, f"tracing failed ({_first_line(error)})")
-            problem = _compare(objective, traced, inputs, self.parameters)
-        if problem:
+                problem = f"tracing failed ({_first_line(error)})"
+        if problem:  # warned here, outside the block that records the tracer's warnings
             return self._fall_back(key, problem)
         return traced
 
@@ -154,6 +160,27 @@ class CompiledObjective:
             stacklevel=4,
         )
         return None
+
+
+#: Packages whose TracerWarnings are diagnostics, not the user's control flow.
+_LIBRARY_DIRS = tuple(
+    str(Path(module.__file__).parent) for module in (torch, pyro, importlib.import_module("ppgen"))
+)
+
+
+def _users_tracer_warning(caught) -> str:
+    """Why a trace cannot be trusted, from a TracerWarning raised in the user's code, or ''."""
+    for warning in caught:
+        if issubclass(warning.category, torch.jit.TracerWarning) and not str(
+            warning.filename
+        ).startswith(_LIBRARY_DIRS):
+            message = str(warning.message).splitlines()[0]
+            return (
+                f"the program turns a tensor into a Python value at "
+                f"{Path(warning.filename).name}:{warning.lineno} ({message}); its control flow "
+                "may depend on the data, which a trace would freeze"
+            )
+    return ""
 
 
 def _compare(eager, traced, inputs, parameters) -> str:

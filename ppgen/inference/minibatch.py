@@ -80,10 +80,16 @@ def per_row_message(info: ProgramInfo, batch_size: int, num_rows: int) -> str:
 
 
 def plan_minibatches(
-    info: ProgramInfo, num_rows: int | None, batch_size: int | None, *, scales_itself: bool
+    info: ProgramInfo,
+    num_rows: int | None,
+    batch_size: int | None,
+    *,
+    scales_itself: bool,
+    traced_rows: int | None = None,
 ) -> MinibatchPlan:
-    """The plan for a program described by ``info`` (traced on ``min(batch_size, num_rows)``
-    rows). ``scales_itself``: a ppgen model that scales its global terms itself."""
+    """The plan for a program described by ``info``, traced on ``traced_rows`` rows (default
+    ``min(batch_size, num_rows)``). ``scales_itself``: a ppgen model that scales its global
+    terms itself."""
     if num_rows is None:
         return MinibatchPlan("unbatched", None, None)
     if info.subsamples:
@@ -97,10 +103,11 @@ def plan_minibatches(
             f"{info.describe_plates()}); pass batch_size=None, or name the plate over data "
             "points with data_plate="
         )
-    if info.num_points != min(batch_size, num_rows):
+    traced_rows = traced_rows or min(batch_size, num_rows)
+    if info.num_points != traced_rows:
         raise ProgramError(
-            f"batch_size={batch_size}: given a batch of {min(batch_size, num_rows)} rows, the "
-            f"program's data plate {info.data_plate!r} has size {info.num_points}; minibatches "
+            f"batch_size={batch_size}: given {traced_rows} rows, the program's data plate "
+            f"{info.data_plate!r} has size {info.num_points}; minibatches "
             f"need a plate sized by its data (pyro.plate({info.data_plate!r}, len(x))). Pass "
             "batch_size=None to train on all rows"
         )

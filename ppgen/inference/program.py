@@ -21,8 +21,10 @@ the site and the reason. :func:`run_vectorized` turns a failure under vectorized
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import pyro
 import pyro.poutine as poutine
 import torch
 from pyro.infer.autoguide import AutoCallable, AutoGuide, AutoGuideList
@@ -235,6 +237,25 @@ def _plate_size(frame, model_trace) -> int:
                 if len(shape) >= -f.dim:
                     return shape[f.dim]
     return 1
+
+
+def sets_up_on_first_call(guide_fn) -> bool:
+    """Whether the guide is an autoguide not yet set up: its first call sizes its parameters by
+    the data it sees (AutoNormal's per-row means), so that call must see every row."""
+    return isinstance(guide_fn, AutoGuide) and getattr(guide_fn, "prototype_trace", None) is None
+
+
+@contextmanager
+def trial_params():
+    """``pyro.param`` values created inside vanish afterwards (Pyro's ``ParamStoreDict.scope``).
+
+    A trial trace on part of the data must not fix the size of a hand-written guide's
+    ``pyro.param("loc", torch.zeros(len(x)))`` before ppgen knows whether the program subsamples
+    its own plate and so needs all rows.
+    """
+    store = pyro.get_param_store()
+    with store.scope(state=store.get_state()):
+        yield
 
 
 class _LastSite(Messenger):

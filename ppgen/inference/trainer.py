@@ -29,7 +29,15 @@ from .history import History, TrainingDivergedError, Validator, due, run_callbac
 from .minibatch import plan_minibatches
 from .objective import resolve_objective
 from .param_scope import pair_params
-from .program import PROGRAM_FAILURES, ProgramError, first_line, inspect_program, run_named
+from .program import (
+    PROGRAM_FAILURES,
+    ProgramError,
+    first_line,
+    inspect_program,
+    run_named,
+    sets_up_on_first_call,
+    trial_params,
+)
 from .random_state import forked_random_state
 from .requirements import check_estimator
 from .step import (
@@ -323,15 +331,23 @@ def _probe(model_fn, guide_fn, spec: DataSpec, batch_size, data_plate, scales_it
             info = inspect_program(model_fn, guide_fn, *spec.call(), data_plate=data_plate)
         return info, plan_minibatches(info, None, None, scales_itself=scales_itself)
     rows = batch_size or spec.num_rows
+    if sets_up_on_first_call(guide_fn):  # an autoguide sizes itself on its first call
+        rows = spec.num_rows
     device = spec.first.device
 
     def inspect(count):
         index = torch.arange(count, device=device)
         with forked_random_state():
             args, kwargs = spec.call(index)
-            return inspect_program(
-                model_fn, guide_fn, args, kwargs, data_plate=data_plate, num_rows=count
-            )
+            if count == spec.num_rows:
+                return inspect_program(
+                    model_fn, guide_fn, args, kwargs, data_plate=data_plate, num_rows=count
+                )
+            # On part of the rows: parameters sized by this first call must not stay.
+            with trial_params():
+                return inspect_program(
+                    model_fn, guide_fn, args, kwargs, data_plate=data_plate, num_rows=count
+                )
 
     try:
         info = inspect(rows)
@@ -350,7 +366,10 @@ def _probe(model_fn, guide_fn, spec: DataSpec, batch_size, data_plate, scales_it
                 "batch_size=None, or size the data plate by its data: pyro.plate(name, len(x))"
             ) from failure
         rows = spec.num_rows
-    return info, plan_minibatches(info, spec.num_rows, batch_size, scales_itself=scales_itself)
+    plan = plan_minibatches(
+        info, spec.num_rows, batch_size, scales_itself=scales_itself, traced_rows=rows
+    )
+    return info, plan
 
 
 def _budget(settings: dict, rows_per_batch: int, num_rows: int, adversary_steps: int):
@@ -401,15 +420,15 @@ def _prepare_program(model, pair, spec, settings, device, plate, nesting):
 
 
 def _use_compile(model, objective, plan, setting) -> bool:
+    """``compile="auto"``: a checked trace for an ELBO without state between steps, for every
+    ppgen model that declares itself ``traceable`` and every user's pair (whose traces are
+    checked for data-dependent control flow, :mod:`ppgen.inference.compiled`), except a program
+    that subsamples its own plate (the plate's random rows would be frozen in a trace)."""
     if setting is True:
         return True
-    return (
-        setting == "auto"
-        and isinstance(model, GenerativeModel)
-        and model.traceable
-        and is_traceable(objective)
-        and plan.kind != "program"  # the plate's random indices would be frozen in a trace
-    )
+    if isinstance(model, GenerativeModel) and not model.traceable:
+        return False
+    return setting == "auto" and is_traceable(objective) and plan.kind != "program"
 
 
 def _train(model, pair, modules, spec, val_spec, exact_log_prob, settings, device, plate, nesting):

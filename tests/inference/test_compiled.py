@@ -131,10 +131,29 @@ def test_auto_compiles_only_what_it_can_replay(digits, gaussian):
     # A running baseline is Python state between steps: eager.
     assert not train("sbn", digits, "tracegraph+decaying", "auto", steps=2).compiled
     assert not train("sbn", digits, "tracegraph+nvil", "auto", steps=2).compiled
-    # A user's (model, guide) pair: eager unless asked.
+    # A user's (model, guide) pair: compiled by default too (issue 14), its trace checked.
     pyro.clear_param_store()
     pair = _plain_pair()
-    assert not fit(pair, gaussian, steps=2, progress=False, device="cpu").compiled
+    assert fit(pair, gaussian, steps=2, progress=False, device="cpu").compiled
+
+
+def test_a_program_with_data_dependent_control_flow_runs_eagerly_with_a_notice(gaussian):
+    """A Python `if` on a tensor value would be frozen by a trace: compile='auto' detects it (a
+    TracerWarning raised in the user's code) and runs that program eagerly, saying why."""
+
+    def model(x):
+        loc = pyro.param("branch_loc", torch.zeros(x.shape[1]))
+        if x[:, 0].mean() > 0:  # depends on the batch's values
+            loc = loc + 1.0
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("x", dist.Normal(loc, 1.0).to_event(1), obs=x)
+
+    with pytest.warns(UserWarning, match=r"turns a tensor into a Python value at test_compiled"):
+        result = fit((model, lambda x: None), gaussian, steps=4, progress=False, device="cpu")
+    assert not result.compiled
+    # The same program without the branch compiles.
+    pyro.clear_param_store()
+    assert fit(_plain_pair(), gaussian, steps=2, progress=False, device="cpu").compiled
 
 
 def _plain_pair():

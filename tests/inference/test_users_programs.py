@@ -49,6 +49,21 @@ def global_posterior(x):
     return x.sum() / precision, precision**-0.5
 
 
+def global_setup():
+    """Data, the exact log evidence, and guides q(mu) = N(mu_N, (factor s_N)^2)."""
+    torch.manual_seed(0)
+    x = torch.randn(10) + 1.0
+    loc, scale = global_posterior(x)
+
+    def guide_with(factor):
+        def guide(x):
+            pyro.sample("mu", dist.Normal(loc, factor * scale))
+
+        return guide
+
+    return x, float(exact_log_evidence(x)), guide_with
+
+
 def exact_log_evidence(x):
     n = len(x)
     cov = torch.eye(n) + PRIOR_SCALE**2 * torch.ones(n, n)
@@ -226,16 +241,7 @@ def test_sequences_images_counts_and_data_free_programs_train():
 def test_joint_bounds_with_a_global_latent_stay_below_log_p_and_tighten_with_k():
     """Bounds over the joint of the global mean and the batch: exact at the exact posterior; with
     a guide twice too wide, below log p(x_1..N) and rising with K (means of 400 draws, 4 s.e.)."""
-    torch.manual_seed(0)
-    x = torch.randn(10) + 1.0
-    loc, scale = global_posterior(x)
-    exact = float(exact_log_evidence(x))
-
-    def guide_with(factor):
-        def guide(x):
-            pyro.sample("mu", dist.Normal(loc, factor * scale))
-
-        return guide
+    x, exact, guide_with = global_setup()
 
     value = -get_estimator("iwae", num_particles=3)(global_model, guide_with(1.0), x)
     assert float(value) == pytest.approx(exact, abs=1e-4)
@@ -342,16 +348,7 @@ def test_log_likelihood_of_a_global_model_joint_and_posterior_predictive_closed_
     """Conjugate normal mean: joint_log_likelihood with the exact posterior as guide is
     log N(x; 0, I + 4 11^T) (every weight equal); with a guide twice too wide it stays below and
     approaches it as S grows. The posterior predictive of new points is N(mu_N, 1 + s_N^2)."""
-    torch.manual_seed(0)
-    x = torch.randn(10) + 1.0
-    loc, scale = global_posterior(x)
-    exact = float(exact_log_evidence(x))
-
-    def guide_with(factor):
-        def guide(x):
-            pyro.sample("mu", dist.Normal(loc, factor * scale))
-
-        return guide
+    x, exact, guide_with = global_setup()
 
     joint = joint_log_likelihood((global_model, guide_with(1.0)), x, num_samples=50)
     assert float(joint) == pytest.approx(exact, abs=1e-4)
@@ -368,5 +365,6 @@ def test_log_likelihood_of_a_global_model_joint_and_posterior_predictive_closed_
     predictive = log_likelihood(
         (global_model, guide_with(1.0)), new, num_samples=20000, kind="predictive"
     )
+    loc, scale = global_posterior(x)
     closed_form = dist.Normal(loc, math.sqrt(1 + scale**2)).log_prob(new)
     assert torch.allclose(predictive, closed_form, atol=0.01), (predictive, closed_form)
