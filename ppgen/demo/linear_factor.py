@@ -84,6 +84,31 @@ def linear_factor_section(run_dir: Path, quick: bool, progress: bool) -> str:
         histories[name], fitted[name], references[name] = result.history, model, reference
     table = pd.DataFrame(rows)
     write_table(table, run_dir / "linear_factor_models")
+    _figures(run_dir, histories, fitted, references, data, x_test, image)
+
+    return "\n".join(
+        [
+            "## Linear factor models on digits",
+            "",
+            f"PPCA and factor analysis with {LATENT_DIM} factors on scikit-learn's digits with the "
+            "three constant pixels dropped (61 dimensions, raw 0-16 scale), fitted by SVI from a "
+            "random start, next to scikit-learn's fits of the same models. Log-likelihoods are "
+            "exact (closed-form marginals), in nats per image. The demo's budget is half the "
+            "benchmark's: `benchmarks/ppca_fa_digits.py` closes the gap to ~0.01 nats.",
+            "",
+            table.to_markdown(index=False, floatfmt=".3f"),
+            "",
+            "![loss curves](loss_curves.png)",
+            "![closed form vs SVI](closed_form_vs_svi.png)",
+            "![loadings](loadings.png)",
+            "![samples](samples.png)",
+            "",
+        ]
+    )
+
+
+def _figures(run_dir, histories, fitted, references, data, x_test, image) -> None:
+    """Loss curves, loadings, samples and exact log p(x) against scikit-learn's."""
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
     for ax, (name, history) in zip(axes, histories.items()):
@@ -121,23 +146,3 @@ def linear_factor_section(run_dir: Path, quick: bool, progress: bool) -> str:
             title=name,
         )
     save_figure(fig, run_dir / "closed_form_vs_svi.png")
-
-    return "\n".join(
-        [
-            "## Linear factor models on digits",
-            "",
-            f"PPCA and factor analysis with {LATENT_DIM} factors on scikit-learn's digits with the "
-            "three constant pixels dropped (61 dimensions, raw 0-16 scale), fitted by SVI from a "
-            "random start, next to scikit-learn's fits of the same models. Log-likelihoods are "
-            "exact (closed-form marginals), in nats per image. The demo's budget is half the "
-            "benchmark's: `benchmarks/ppca_fa_digits.py` closes the gap to ~0.01 nats.",
-            "",
-            table.to_markdown(index=False, floatfmt=".3f"),
-            "",
-            "![loss curves](loss_curves.png)",
-            "![closed form vs SVI](closed_form_vs_svi.png)",
-            "![loadings](loadings.png)",
-            "![samples](samples.png)",
-            "",
-        ]
-    )

@@ -368,3 +368,62 @@ def test_log_likelihood_of_a_global_model_joint_and_posterior_predictive_closed_
     loc, scale = global_posterior(x)
     closed_form = dist.Normal(loc, math.sqrt(1 + scale**2)).log_prob(new)
     assert torch.allclose(predictive, closed_form, atol=0.01), (predictive, closed_form)
+
+
+def test_autonormal_with_minibatches_matches_pyros_own_svi_loop():
+    """Per-row guides: the same self-subsampling program and AutoNormal guide, trained by ppgen's
+    fit and by Pyro's own SVI loop (Trace_ELBO, Adam at the same constant lr, the same number of
+    steps, the same seed): the posterior means agree within 0.05 (measured: 2e-7), and on
+    average both lie within 0.1 of the exact x_n / 2 (measured: 0.057)."""
+
+    def model(x):
+        with pyro.plate("data", len(x), subsample_size=16) as idx:
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x[idx])
+
+    x = torch.randn(48, generator=torch.Generator().manual_seed(1)) * 2
+    steps, lr = 3000, 0.01
+    pyro.set_rng_seed(0)
+    ours = AutoNormal(model)
+    fit((model, ours), x, steps=steps, lr=lr, lr_schedule="constant", progress=False)
+    pyro.clear_param_store()
+    pyro.set_rng_seed(0)
+    theirs = AutoNormal(model)
+    svi = pyro.infer.SVI(model, theirs, pyro.optim.Adam({"lr": lr}), pyro.infer.Trace_ELBO())
+    for _ in range(steps):
+        svi.step(x)
+    ours_loc, theirs_loc = ours.locs.z.detach(), theirs.locs.z.detach()
+    assert torch.allclose(ours_loc, theirs_loc, atol=0.05), (ours_loc - theirs_loc).abs().max()
+    for loc in (ours_loc, theirs_loc):
+        assert float((loc - x / 2).abs().mean()) < 0.1
+
+
+def test_a_torch_dataset_and_dataloader_reach_the_program():
+    """A TensorDataset of (x, y) pairs and a DataLoader over it (its batch size is used) give the
+    same rows as the tuple (x, y): the fitted intercept is the same, within 1e-4."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    def model(x, y):
+        b = pyro.param("intercept", torch.tensor(0.0))
+        with pyro.plate("data", len(x)):
+            pyro.sample("y", dist.Normal(b + x, 1.0), obs=y)
+
+    x = torch.randn(64)
+    y = x + 2.0 + 0.1 * torch.randn(64)
+    results = []
+    for data, batch_size in [
+        ((x, y), 16),
+        (TensorDataset(x, y), 16),
+        (DataLoader(TensorDataset(x, y), batch_size=16), "auto"),
+    ]:
+        result = fit(
+            (model, lambda x, y: None),
+            data,
+            batch_size=batch_size,
+            steps=300,
+            lr=0.05,
+            progress=False,
+        )
+        results.append(float(result.params["intercept"]))
+    assert results[0] == pytest.approx(results[1], abs=1e-4) == pytest.approx(results[2], abs=1e-4)
+    assert results[0] == pytest.approx(2.0, abs=0.1)
