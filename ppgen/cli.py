@@ -20,6 +20,17 @@ MODEL_PRESETS = {
 }
 
 
+#: Suffixes of the data files ``--data`` takes (see ppgen/data/files.py), besides data-set names.
+DATA_FILE_SUFFIXES = (".npy", ".npz", ".pt", ".csv")
+
+
+def _label(name: str) -> str:
+    """A run-folder-friendly label: a file model's class name, a data file's stem."""
+    if ":" in name:  # path/to/models.py:MyModel
+        name = name.rpartition(":")[2]
+    return Path(name).stem
+
+
 def _parse_options(pairs: list[str]) -> dict:
     """``["key=value", ...]`` -> dict, values read as Python literals where they parse."""
     options = {}
@@ -66,6 +77,7 @@ def cmd_fit(args) -> None:
 
     from .inference import fit
     from .models import get_model
+    from .models.registry import is_file_spec
     from .reporting import new_run_dir, save_model, score_model, write_figures, write_table
 
     model_name, loss = args.model, args.loss
@@ -75,15 +87,18 @@ def cmd_fit(args) -> None:
     if loss is not None and args.estimator != "trace":
         raise ValueError("give --estimator or --loss, not both")
     model_class = get_model(model_name)
+    if is_file_spec(model_name):  # recorded absolute, so that evaluate/analyze find it
+        path, _, attribute = model_name.rpartition(":")
+        model_name = f"{Path(path).resolve()}:{attribute}"
     model_options = _parse_options(args.option)
     if args.latent_dim is not None:
         model_options["latent_dim"] = args.latent_dim
-    data, data_options, binarize = _load_for_model(args, model_class, model_options)
+    data, data_options, binarize, data_name = _load_for_model(args, model_class, model_options)
     model_options = {**model_class.options_from_data(data), **model_options}
 
     torch.manual_seed(args.seed)
     model = model_class(data.num_features, **model_options).init_from_data(data.train)
-    run_dir = new_run_dir(args.out, f"{args.model}-{args.data}")
+    run_dir = new_run_dir(args.out, f"{_label(args.model)}-{_label(args.data)}")
     result = fit(
         model,
         data,
@@ -107,7 +122,7 @@ def cmd_fit(args) -> None:
             "model": model_name,
             "preset": args.model if args.model != model_name else None,
             "model_options": model_options,
-            "data": args.data,
+            "data": data_name,
             "data_options": data_options,
             "binarize": binarize,
             "dequantize": args.dequantize,
@@ -178,20 +193,24 @@ def _load_for_model(args, model_class, model_options=None):
     data_options = _parse_options(args.data_option)
     if args.data_path:
         data_options["path"] = args.data_path
+    name = args.data
+    if Path(name).suffix in DATA_FILE_SUFFIXES:  # a user's file: the "file" data set
+        data_options["path"] = str(Path(name).resolve())
+        name = "file"
     binarize = args.binarize
     likelihood = (model_options or {}).get("likelihood", model_class.likelihood)
-    if binarize is None and likelihood == "bernoulli" and args.data in ("digits", "mnist"):
+    if binarize is None and likelihood == "bernoulli" and name in ("digits", "mnist"):
         binarize = "threshold"
         print(f"{args.data}: binarize='threshold' for the Bernoulli likelihood of {args.model}")
     data = load_dataset(
-        args.data,
+        name,
         binarize=binarize,
         dequantize=args.dequantize,
         drop_constant=args.drop_constant,
         seed=args.seed,
         **data_options,
     )
-    return data, data_options, binarize
+    return data, data_options, binarize, name
 
 
 def cmd_compare(args) -> None:
@@ -205,11 +224,11 @@ def cmd_compare(args) -> None:
 
     model_class = get_model(args.model)
     options = _parse_options(args.option)
-    data, _, _ = _load_for_model(args, model_class, options)
+    data, *_ = _load_for_model(args, model_class, options)
     torch.manual_seed(args.seed)
     model = model_class(data.num_features, **{**model_class.options_from_data(data), **options})
     model.init_from_data(data.train)
-    run_dir = new_run_dir(args.out, f"compare-{args.model}-{args.data}")
+    run_dir = new_run_dir(args.out, f"compare-{_label(args.model)}-{_label(args.data)}")
     table = compare(
         model,
         data,
@@ -257,8 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_fit(sub) -> None:
     p = sub.add_parser("fit", help="fit a model to a data set and write a run folder")
-    p.add_argument("model", help="a model or preset name from `ppgen list` (gmmn, gan...)")
-    p.add_argument("--data", required=True, help="a data-set name from `ppgen list`")
+    p.add_argument(
+        "model",
+        help="a model or preset name from `ppgen list` (gmmn, gan...), or your own "
+        "GenerativeModel class as path/to/models.py:MyModel",
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        help="a data-set name from `ppgen list`, or your rows in a .npy/.npz/.pt/.csv file",
+    )
     p.add_argument("--data-path", help="local path for data sets read from disk (mnist)")
     p.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--binarize", choices=["threshold", "fixed", "dynamic"])
@@ -322,7 +349,9 @@ def _add_evaluate_and_analyze(sub) -> None:
 
 def _add_compare(sub) -> None:
     p = sub.add_parser("compare", help="train one model with several estimators, side by side")
-    p.add_argument("--model", required=True, help="a model name from `ppgen list`")
+    p.add_argument(
+        "--model", required=True, help="a model name from `ppgen list`, or path/models.py:Class"
+    )
     p.add_argument(
         "--estimators",
         default="trace,tracegraph+nvil,vimco,rws",

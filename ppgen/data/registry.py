@@ -17,6 +17,7 @@ from ..validation import check_name
 from . import preprocessing
 from .dataset import Dataset
 from .digits import load_digits
+from .files import load_file_dataset
 from .linear_gaussian import load_linear_gaussian
 from .mnist import load_mnist
 from .toy2d import TOY_DENSITIES, load_toy2d
@@ -94,6 +95,9 @@ def load_dataset(
 
 
 register_dataset("digits", load_digits, "scikit-learn's 8x8 digits, levels 0..16 (bundled)")
+register_dataset(
+    "file", load_file_dataset, "your own rows from path= (.npy, .npz, .pt or .csv), never pickled"
+)
 register_dataset("mnist", load_mnist, "MNIST / Fashion-MNIST from a local path= (IDX or npz)")
 register_dataset(
     "linear_gaussian",
