@@ -45,31 +45,46 @@ def _parse_options(pairs: list[str]) -> dict:
     return options
 
 
-def cmd_list(args) -> None:
+def live_catalogue() -> dict[str, dict[str, str]]:
+    """Every registered name with its one-line description, read from the registries (imports
+    torch and Pyro). ``ppgen list`` prints the stored copy, ``ppgen/catalogue.json``; a test
+    keeps the two equal."""
     from .data import available_datasets
     from .inference import available_estimators
     from .inference.losses import available_losses
     from .models import available_models
     from .models.flows import available_flows
 
-    print("models:")
-    for name, cls in available_models().items():
-        print(f"  {name:16s} {cls.__doc__.strip().splitlines()[0]}")
-    print("presets (ppgen fit NAME = a model with its loss):")
-    for name, (model, loss, description) in MODEL_PRESETS.items():
-        print(f"  {name:16s} {description}: {model} --loss {loss}")
-    print("flows (FlowDensity(flow=...), VAE guides and priors):")
-    for name, description in available_flows().items():
-        print(f"  {name:16s} {description}")
-    print("estimators:")
-    for name, description in available_estimators().items():
-        print(f"  {name:16s} {description}")
-    print("losses (ppgen fit MODEL --loss NAME; for models without a likelihood):")
-    for name, description in available_losses().items():
-        print(f"  {name:16s} {description}")
-    print("data sets:")
-    for name, description in available_datasets().items():
-        print(f"  {name:16s} {description}")
+    return {
+        "models": {n: c.__doc__.strip().splitlines()[0] for n, c in available_models().items()},
+        "presets": {n: f"{d}: {m} --loss {loss}" for n, (m, loss, d) in MODEL_PRESETS.items()},
+        "flows": available_flows(),
+        "estimators": available_estimators(),
+        "losses": available_losses(),
+        "data sets": available_datasets(),
+    }
+
+
+CATALOGUE = Path(__file__).parent / "catalogue.json"
+CATALOGUE_HEADINGS = {
+    "models": "models:",
+    "presets": "presets (ppgen fit NAME = a model with its loss):",
+    "flows": "flows (FlowDensity(flow=...), VAE guides and priors):",
+    "estimators": "estimators:",
+    "losses": "losses (ppgen fit MODEL --loss NAME; for models without a likelihood):",
+    "data sets": "data sets:",
+}
+
+
+def cmd_list(args) -> None:
+    import json
+
+    catalogue = json.loads(CATALOGUE.read_text()) if CATALOGUE.is_file() else live_catalogue()
+    for section, heading in CATALOGUE_HEADINGS.items():
+        print(heading)
+        for name, description in catalogue[section].items():
+            print(f"  {name:16s} {description}")
+    print("your own: path/to/models.py:MyModel as a model, a .npy/.npz/.pt/.csv file as data")
 
 
 def cmd_fit(args) -> None:
