@@ -248,6 +248,10 @@ def test_fit_evaluate_and_compare_a_users_model_file_on_a_users_data_file(tmp_pa
     table = pd.read_csv(out / "evaluation.csv").set_index("split")
     assert list(table.index) == ["train", "val", "test"]
     assert table["elbo"].between(-30, 0).all(), table  # nats per 4-d row, finite
+    if suffix == ".npz":
+        assert main(["analyze", str(out), "--num-samples", "20"]) == 0
+        assert (out / "analysis" / "inference_data.nc").is_file()
+        assert "log-likelihood is conditional" in (out / "analysis" / "loo_skipped.txt").read_text()
 
 
 def test_a_users_model_file_without_the_class_is_refused_by_name(tmp_path, capsys):
