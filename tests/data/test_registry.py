@@ -9,6 +9,7 @@ from ppgen.data import available_datasets
 def test_every_registered_name_is_listed():
     assert set(available_datasets()) == {
         "digits",
+        "file",
         "mnist",
         "ring8",
         "grid25",
