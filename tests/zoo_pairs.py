@@ -326,6 +326,25 @@ def _():
     return model, guide, rows(), {}
 
 
+@entry("deterministic_sites", "pyro.deterministic records, global and local")
+def _():
+    def model(x):
+        scale = pyro.sample("scale", dist.LogNormal(0.0, 0.5))
+        pyro.deterministic("variance", scale**2)
+        with pyro.plate("data", len(x)):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.deterministic("twice_z", 2 * z)
+            pyro.sample("obs", dist.Normal(z, scale), obs=x)
+
+    def guide(x):
+        loc = pyro.param("log_scale_loc", torch.tensor(0.0))
+        pyro.sample("scale", dist.LogNormal(loc, 0.2))
+        with pyro.plate("data", len(x)):
+            pyro.sample("z", dist.Normal(x / 2, 0.7))
+
+    return model, guide, rows(), {"batch_size": 5}
+
+
 @entry("mask_argument", "poutine.mask with a per-row boolean mask")
 def _():
     def model(x, mask):

@@ -147,10 +147,16 @@ def is_index_site(site) -> bool:
     return site["type"] == "sample" and isinstance(site["fn"], _Subsample)
 
 
+def is_deterministic(site) -> bool:
+    """Whether a sample site records a ``pyro.deterministic`` value (no density of its own)."""
+    return bool(site.get("infer", {}).get("_deterministic", False))
+
+
 def latent_sites(trace):
-    """``(name, site)`` of the sample sites that are random variables (plate indices skipped)."""
+    """``(name, site)`` of the sample sites that carry a density: latent and observed random
+    variables (plate indices and ``pyro.deterministic`` records skipped)."""
     for name, site in trace.nodes.items():
-        if site["type"] == "sample" and not is_index_site(site):
+        if site["type"] == "sample" and not is_index_site(site) and not is_deterministic(site):
             yield name, site
 
 

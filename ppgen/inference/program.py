@@ -31,7 +31,7 @@ from pyro.infer.autoguide import AutoCallable, AutoGuide, AutoGuideList
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.subsample_messenger import _Subsample
 
-from .importance import SAMPLE_PLATE, is_reparameterized
+from .importance import SAMPLE_PLATE, is_reparameterized, latent_sites
 
 
 class ProgramError(ValueError):
@@ -78,9 +78,8 @@ class ProgramInfo:
 
 
 def _sample_sites(trace):
-    for name, site in trace.nodes.items():
-        if site["type"] == "sample" and not isinstance(site["fn"], _Subsample):
-            yield name, site
+    """Random-variable sites: not plate indices, not ``pyro.deterministic`` records."""
+    yield from latent_sites(trace)
 
 
 def _vectorized_frames(site):

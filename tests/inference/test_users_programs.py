@@ -427,3 +427,28 @@ def test_a_torch_dataset_and_dataloader_reach_the_program():
         results.append(float(result.params["intercept"]))
     assert results[0] == pytest.approx(results[1], abs=1e-4) == pytest.approx(results[2], abs=1e-4)
     assert results[0] == pytest.approx(2.0, abs=0.1)
+
+
+def test_deterministic_sites_are_neither_data_nor_latents():
+    """pyro.deterministic records (a global one and a local one) do not hide the data plate, do
+    not make weights joint, and do not change log p(x)."""
+
+    def model(x):
+        mu = pyro.sample("mu", dist.Normal(0.0, 3.0))
+        pyro.deterministic("mu_twice", 2 * mu)
+        with pyro.plate("data", len(x)):
+            pyro.sample("obs", dist.Normal(mu, 1.0), obs=x)
+
+    info = inspect_program(model, AutoNormal(model), (torch.randn(20),), {})
+    assert info.data_plate == "data" and info.global_latents == ("mu",)
+    fit((model, AutoNormal(model)), torch.randn(200), batch_size=50, steps=5, progress=False)
+
+    def local(x):
+        with pyro.plate("batch", x.shape[0]):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.deterministic("z_twice", 2 * z)
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x)
+
+    x = torch.randn(6)
+    estimate = log_likelihood((local, exact_local_guide), x, num_samples=3)
+    assert torch.allclose(estimate, dist.Normal(0.0, math.sqrt(2.0)).log_prob(x), atol=1e-5)
