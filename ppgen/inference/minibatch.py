@@ -11,7 +11,9 @@ the first batch (:class:`~ppgen.inference.program.ProgramInfo`):
   rows the program never sees: refused, with the fix.
 - ``"program"``: the program subsamples its own plate (``pyro.plate("data", len(x),
   subsample_size=64)`` and ``x[idx]``, Pyro's idiom for per-row guides). ``fit`` passes all rows
-  every step; Pyro's plate picks the rows, scales, and keeps per-row parameters aligned.
+  every step and hands the plate its rows (:class:`SubsampleIndices`): ppgen's seeded order,
+  every row once per epoch, instead of Pyro's independent random draws. Pyro's plate scales, and
+  the model replays the guide's rows, so per-row parameters stay aligned.
 - ``"full"``: every row every step, in their own order; ``"unbatched"``: a program without
   batched data (``data=None``).
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyro.poutine.messenger import Messenger
+from pyro.poutine.subsample_messenger import _Subsample
 
 from .program import ProgramError, ProgramInfo
 
@@ -40,6 +43,28 @@ class DataPlateScale(Messenger):
             if frame.name == self.plate and frame.vectorized:
                 msg["scale"] = msg["scale"] * (self.num_rows / frame.size)
                 return
+
+
+class SubsampleIndices(Messenger):
+    """Hands a self-subsampling plate the rows of the current step (``current``, set by the
+    training loop). Only where the program left the choice to Pyro (no ``subsample=``) and the
+    sizes agree; otherwise (the short last batch of an epoch, a trial call) Pyro draws."""
+
+    def __init__(self, plate: str):
+        super().__init__()
+        self.plate = plate
+        self.current = None  # (subsample_size,) row indices, or None
+
+    def _pyro_sample(self, msg):
+        fn = msg["fn"]
+        if (
+            self.current is not None
+            and msg["name"] == self.plate
+            and isinstance(fn, _Subsample)
+            and msg["value"] is None
+            and fn.subsample_size == len(self.current)
+        ):
+            msg["value"] = self.current
 
 
 @dataclass(frozen=True)

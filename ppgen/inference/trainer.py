@@ -26,7 +26,7 @@ from ..validation import check_name
 from .batches import BatchOrder, DataSpec
 from .compiled import is_traceable
 from .history import History, TrainingDivergedError, Validator, due, run_callback
-from .minibatch import plan_minibatches
+from .minibatch import SubsampleIndices, plan_minibatches
 from .objective import resolve_objective
 from .param_scope import pair_params
 from .program import (
@@ -441,7 +441,13 @@ def _train(model, pair, modules, spec, val_spec, exact_log_prob, settings, devic
     pyro.set_rng_seed(settings["seed"])
     generator = torch.Generator(device=device).manual_seed(settings["seed"])
     order = BatchOrder(num_rows, plan.batch_size or num_rows, generator, device)
-    args, kwargs = _call(spec, plan, torch.arange(order.batch_size, device=device), generator)
+    indices = None
+    if plan.kind == "program":  # ppgen's order of the plate's rows (minibatch.py)
+        indices = SubsampleIndices(info.data_plate)
+        run_model, run_guide = indices(run_model), indices(run_guide)
+        order = BatchOrder(info.full_size, info.num_points, generator, device)
+    first_rows = num_rows if indices is not None else order.batch_size
+    args, kwargs = _call(spec, plan, torch.arange(first_rows, device=device), generator)
     param_names, parameters = run_named(
         lambda: discover_parameters(objective, run_model, run_guide, modules, args, kwargs),
         f"the first run of {name} on the program",
@@ -468,6 +474,7 @@ def _train(model, pair, modules, spec, val_spec, exact_log_prob, settings, devic
     if val_spec is not None:
         validator = Validator(objective, model_fn, guide_fn, val_spec, exact_log_prob)
     loop = _Loop(model, spec, plan, info, stepper, state, validator, settings, name)
+    loop.indices = indices
     loop.cadence = (*cadence, rows_per_batch, epoch_rows)
     history = loop.run()
     params = {n: pyro.param(n).detach() for n in param_names}
@@ -490,11 +497,15 @@ class _Loop:
         self.stepper, self.state, self.validator = stepper, state, validator
         self.settings, self.name = settings, name
         self.history = History(state.rows)
+        self.indices = None  # SubsampleIndices of a program that subsamples its own plate
         self.cadence = None  # (total, log_every, val_every, checkpoint_every, rows, epoch_rows)
 
     def draw(self):
         """``(args, kwargs, normalizer)`` for the next step's call."""
         index = self.state.order.next_index()
+        if self.indices is not None:  # the program subsamples: all rows, the plate gets these
+            self.indices.current = index
+            index = torch.arange(self.spec.num_rows, device=index.device)
         args, kwargs = _call(self.spec, self.plan, index, self.state.generator)
         normalizer = self.plan.normalizer(len(index), self.spec.num_rows, self.info)
         return args, kwargs, normalizer

@@ -373,8 +373,10 @@ def test_log_likelihood_of_a_global_model_joint_and_posterior_predictive_closed_
 def test_autonormal_with_minibatches_matches_pyros_own_svi_loop():
     """Per-row guides: the same self-subsampling program and AutoNormal guide, trained by ppgen's
     fit and by Pyro's own SVI loop (Trace_ELBO, Adam at the same constant lr, the same number of
-    steps, the same seed): the posterior means agree within 0.05 (measured: 2e-7), and on
-    average both lie within 0.1 of the exact x_n / 2 (measured: 0.057)."""
+    steps). ppgen visits the rows in its own seeded epochs and Pyro draws them independently, so
+    the runs differ by their noise: the means agree within 0.15 on average over rows (measured:
+    0.088), and on average both lie within 0.1 of the exact x_n / 2 (measured: 0.065 and
+    0.057)."""
 
     def model(x):
         with pyro.plate("data", len(x), subsample_size=16) as idx:
@@ -393,7 +395,7 @@ def test_autonormal_with_minibatches_matches_pyros_own_svi_loop():
     for _ in range(steps):
         svi.step(x)
     ours_loc, theirs_loc = ours.locs.z.detach(), theirs.locs.z.detach()
-    assert torch.allclose(ours_loc, theirs_loc, atol=0.05), (ours_loc - theirs_loc).abs().max()
+    assert float((ours_loc - theirs_loc).abs().mean()) < 0.15
     for loc in (ours_loc, theirs_loc):
         assert float((loc - x / 2).abs().mean()) < 0.1
 
@@ -452,3 +454,25 @@ def test_deterministic_sites_are_neither_data_nor_latents():
     x = torch.randn(6)
     estimate = log_likelihood((local, exact_local_guide), x, num_samples=3)
     assert torch.allclose(estimate, dist.Normal(0.0, math.sqrt(2.0)).log_prob(x), atol=1e-5)
+
+
+def test_a_self_subsampling_plate_gets_ppgens_rows_every_row_once_per_epoch():
+    """Minibatch indices reach the program: over one epoch (60 rows, 15 per step, 4 steps) the
+    plate of a program that subsamples itself sees every row exactly once, in ppgen's seeded
+    order; the same seed gives the same rows."""
+    seen = []
+
+    def model(x):
+        with pyro.plate("data", len(x), subsample_size=15) as idx:
+            seen.append(idx.clone())
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x[idx])
+
+    x = torch.randn(60)
+    runs = []
+    for _ in range(2):
+        seen.clear()
+        fit((model, AutoNormal(model)), x, steps=4, seed=3, compile=False, progress=False)
+        runs.append(torch.cat(seen[-4:]))  # the model's plate in the four training steps
+    assert torch.equal(runs[0].sort().values, torch.arange(60))
+    assert torch.equal(runs[0], runs[1])
