@@ -132,7 +132,8 @@ except ProgramError as error:
 # %% [markdown]
 # Pyro's idiom is to let the program subsample its own plate, `pyro.plate("data", len(x),
 # subsample_size=32)` and `x[idx]`: the autoguide's parameters are then indexed by the same rows.
-# ppgen passes all rows every step and Pyro picks the batch. The exact posterior of each
+# ppgen passes all rows every step and hands the plate each step's rows from its own seeded order,
+# every row once per epoch. The exact posterior of each
 # $z_n$ is $N(x_n / 2, 1/2)$; the learned means land on it.
 
 # %%
