@@ -19,10 +19,11 @@ import math
 
 import torch
 
+from ..inference.batches import DataSpec
 from ..inference.param_scope import pair_params
 from ..models.base import split_pair
 from ..validation import check_name
-from .weights import PointWeights, check_num_samples, data_spec
+from .weights import PointWeights, check_num_samples
 
 
 def _chunks(total: int, size: int):
@@ -40,7 +41,7 @@ def _row_calls(model, x, batch_size, kwargs: dict, kind: str = "marginal"):
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    spec = data_spec(model, x, kwargs)
+    spec = DataSpec.for_call(model, x, kwargs)
     rows = spec.num_rows
     first_rows = None if rows is None else min(rows, batch_size or rows)
     return spec.chunks(batch_size), PointWeights(model, first_rows, kind)

@@ -18,20 +18,20 @@ import pandas as pd
 import pyro.poutine as poutine
 import torch
 
+from ..inference.batches import DataSpec
 from ..inference.objective import resolve_objective
 from ..inference.param_scope import pair_params
 from ..inference.program import inspect_program, program_traces
 from ..inference.requirements import check_estimator
 from ..inference.step import owned_modules
 from ..models.base import split_pair
-from .weights import data_spec
 
 
 def parameter_groups(model, x, **kwargs) -> dict[str, list]:
     """``{"model": [...], "guide": [...]}`` for a ppgen model or a pair on data ``x``; a
     parameter is the guide's if ``log q`` uses it."""
     model_fn, guide_fn, _, _ = split_pair(model)
-    args, call_kwargs = data_spec(model, x, kwargs).call()
+    args, call_kwargs = DataSpec.for_call(model, x, kwargs).call()
     with pair_params(model_fn, guide_fn):
         parameters = _program_parameters(model_fn, guide_fn, args, call_kwargs)
         return _split_groups(guide_fn, parameters, args, call_kwargs)
@@ -84,7 +84,7 @@ def gradient_stats(
         ``variance``, ``snr``, ``seconds``.
     """
     model_fn, guide_fn, plate, nesting = split_pair(model)
-    spec = data_spec(model, x, kwargs)
+    spec = DataSpec.for_call(model, x, kwargs)
     if isinstance(num_repeats, bool) or not isinstance(num_repeats, int) or num_repeats < 2:
         raise ValueError(f"num_repeats must be an int >= 2, got {num_repeats!r}")
     args, call_kwargs = spec.call()

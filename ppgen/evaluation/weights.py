@@ -22,18 +22,9 @@ from ..inference.program import ProgramError, inspect_program
 from ..models.base import split_pair
 
 
-def data_spec(model, x, kwargs: dict) -> DataSpec:
-    """``x`` and ``kwargs`` as a :class:`DataSpec` (see :meth:`DataSpec.for_call`)."""
-    return DataSpec.for_call(model, x, kwargs)
-
-
 def check_num_samples(num_samples) -> None:
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-
-
-#: What :class:`PointWeights` returns (see there).
-KINDS = ("marginal", "predictive", "joint")
 
 
 def point_program(model, args: tuple, kwargs: dict, rows: int | None, kind: str = "marginal"):
@@ -106,7 +97,7 @@ def log_importance_weights(model, x, num_samples: int, **kwargs) -> torch.Tensor
     :class:`~ppgen.models.GenerativeModel` or a ``(model, guide)`` pair."""
     from ..inference.param_scope import pair_params
 
-    spec = data_spec(model, x, kwargs)
+    spec = DataSpec.for_call(model, x, kwargs)
     check_num_samples(num_samples)
     model_fn, guide_fn, _, _ = split_pair(model)
     with pair_params(model_fn, guide_fn):

@@ -152,12 +152,6 @@ class DataSpec:
         unbatched = {k: v for k, v in kwargs.items() if k not in batched}
         return cls(spec.batched_args, {**spec.batched_kwargs, **batched}, (), unbatched)
 
-    @classmethod
-    def from_dataset(cls, dataset: Dataset, labels: torch.Tensor | None = None):
-        """The training split of a ppgen Dataset, with ``y=`` labels for a conditional model."""
-        kwargs = {} if labels is None else {"y": labels}
-        return cls((dataset.train,), kwargs, dataset=dataset)
-
     # ----- access -----------------------------------------------------------------------------
     def named_tensors(self):
         for i, tensor in enumerate(self.batched_args):

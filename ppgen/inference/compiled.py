@@ -34,7 +34,6 @@ K = 50 took 64 ms optimized, 54 ms unoptimized, 53 ms eager, 50 ms hand-written 
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from pathlib import Path
 
@@ -164,7 +163,7 @@ class CompiledObjective:
 
 #: Packages whose TracerWarnings are diagnostics, not the user's control flow.
 _LIBRARY_DIRS = tuple(
-    str(Path(module.__file__).parent) for module in (torch, pyro, importlib.import_module("ppgen"))
+    str(Path(path).parent) for path in (torch.__file__, pyro.__file__, Path(__file__).parent)
 )
 
 

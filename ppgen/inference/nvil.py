@@ -72,10 +72,10 @@ class NVIL(MultiSampleEstimator):
 
     def __call__(self, model, guide, *args, **kwargs) -> torch.Tensor:
         parts = self.parts(model, guide, *args, **kwargs)
-        return -self.surrogate(parts, self.features(args, parts)).sum()
+        return -self.surrogate(parts, self.features(args)).sum()
 
     @staticmethod
-    def features(args: tuple, parts: WeightParts) -> torch.Tensor | None:
+    def features(args: tuple) -> torch.Tensor | None:
         """The baseline network's input: the first positional argument, one row per data point
         (flattened), where it has one row per point; else ``None`` (centering only)."""
         x = args[0] if args and isinstance(args[0], torch.Tensor) else None

@@ -66,11 +66,6 @@ class ProgramInfo:
         """Whether the program subsamples its own data plate (``subsample_size=``)."""
         return self.full_size is not None and self.num_points < self.full_size
 
-    @property
-    def has_global(self) -> bool:
-        """Whether weights exist only for the batch as a whole (global latents or no data plate)."""
-        return bool(self.global_latents) or self.data_plate is None
-
     def describe_plates(self) -> str:
         names = [f"{n!r} (dim {d}, size {s})" for n, (d, s) in self.plates.items()]
         names += [f"{n!r} (sequential)" for n in self.sequential_plates]

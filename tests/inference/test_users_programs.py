@@ -476,3 +476,29 @@ def test_a_self_subsampling_plate_gets_ppgens_rows_every_row_once_per_epoch():
         runs.append(torch.cat(seen[-4:]))  # the model's plate in the four training steps
     assert torch.equal(runs[0].sort().values, torch.arange(60))
     assert torch.equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize(
+    "data, options, error, match",
+    [
+        ((torch.randn(5), torch.tensor([1.0, float("nan"), 0, 0, 0])), {}, ValueError,
+         r"data\[1\] contains 1 NaN"),
+        ((torch.randn(5), torch.randn(4)), {}, ValueError, "same number of rows"),
+        ({"x": torch.randn(5)}, {"model_kwargs": {"x": 1}}, ValueError, "both in data and in"),
+        ({}, {}, ValueError, "empty dict; pass None"),
+        (torch.zeros(0, 3), {}, ValueError, "is empty"),
+        (torch.randn(5, dtype=torch.cfloat), {}, TypeError, "real tensors"),
+        ([1.0, 2.0], {}, TypeError, r"data\[0\] must be a torch.Tensor"),
+        (torch.randn(5), {"batch_size": True}, ValueError, "batch_size must be a positive int"),
+        (torch.randn(5), {"model_args": 3}, TypeError, "model_args must be a tuple"),
+        (torch.randn(5), {"data_plate": "rows"}, ProgramError, "no plate of that name"),
+    ],
+)  # fmt: skip
+def test_bad_data_is_refused_by_name_before_training(data, options, error, match):
+    def model(*args, **kwargs):
+        pyro.param("never_trained", torch.zeros(1))
+        raise AssertionError("the program must not run")
+
+    with pytest.raises(error, match=match):
+        fit((local_model if "data_plate" in options else model, lambda *a, **k: None), data,
+            steps=2, progress=False, **options)  # fmt: skip
