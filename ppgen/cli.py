@@ -90,10 +90,9 @@ def cmd_list(args) -> None:
 def cmd_fit(args) -> None:
     import torch
 
-    from .inference import fit
     from .models import get_model
     from .models.registry import is_file_spec
-    from .reporting import new_run_dir, save_model, score_model, write_figures, write_table
+    from .run_folder import open_run_dir
 
     model_name, loss = args.model, args.loss
     if model_name in MODEL_PRESETS:
@@ -110,15 +109,43 @@ def cmd_fit(args) -> None:
         model_options["latent_dim"] = args.latent_dim
     data, data_options, binarize, data_name = _load_for_model(args, model_class, model_options)
     model_options = {**model_class.options_from_data(data), **model_options}
-
+    config = {
+        "model": model_name,
+        "preset": args.model if args.model != model_name else None,
+        "model_options": model_options,
+        "data": data_name,
+        "data_options": data_options,
+        "binarize": binarize,
+        "dequantize": args.dequantize,
+        "drop_constant": args.drop_constant,
+        "seed": args.seed,
+        "estimator": args.estimator if loss is None else None,
+        "loss": loss,
+        "num_particles": args.num_particles,
+        "lr": args.lr,
+        "steps": args.steps,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+    }
     torch.manual_seed(args.seed)
     model = model_class(data.num_features, **model_options).init_from_data(data.train)
-    run_dir = new_run_dir(args.out, f"{_label(args.model)}-{_label(args.data)}")
+    label = f"{_label(args.model)}-{_label(args.data)}"
+    with open_run_dir(args.out, label, config, resume=args.checkpoint) as run_dir:
+        _fit_into(run_dir, model, data, config, args)
+
+
+def _fit_into(run_dir: Path, model, data, config: dict, args) -> None:
+    """Train (resuming from ``run_dir``'s checkpoint where there is one), then write the model,
+    the history, the scores and the figures."""
+    from .inference import fit
+    from .reporting import score_model, write_figures, write_table
+    from .run_folder import CHECKPOINT, save_model
+
     result = fit(
         model,
         data,
         estimator=args.estimator,
-        loss=loss,
+        loss=config["loss"],
         num_particles=args.num_particles,
         steps=args.steps,
         epochs=args.epochs,
@@ -127,28 +154,10 @@ def cmd_fit(args) -> None:
         device=args.device,
         seed=args.seed,
         progress=not args.no_progress,
-        checkpoint=run_dir / "checkpoint.pt" if args.checkpoint else None,
+        checkpoint=run_dir / CHECKPOINT if args.checkpoint else None,
     )
     result.history.to_csv(run_dir / "history.csv", index=False)
-    save_model(
-        run_dir,
-        model,
-        {
-            "model": model_name,
-            "preset": args.model if args.model != model_name else None,
-            "model_options": model_options,
-            "data": data_name,
-            "data_options": data_options,
-            "binarize": binarize,
-            "dequantize": args.dequantize,
-            "drop_constant": args.drop_constant,
-            "seed": args.seed,
-            "estimator": args.estimator if loss is None else None,
-            "loss": loss,
-            "num_particles": args.num_particles,
-            "lr": args.lr,
-        },
-    )
+    save_model(run_dir, model, config)
     data = data.to(result.device)
     metrics = score_model(model, data, log_lik_samples=args.eval_samples)
     write_table(metrics, run_dir / "metrics")
@@ -161,9 +170,12 @@ def cmd_evaluate(args) -> None:
     import pyro
 
     from .inference import resolve_device
-    from .reporting import load_run, score_model, write_table
+    from .reporting import score_model, write_table
+    from .run_folder import load_run
 
-    model, data, config = load_run(args.run_dir, resolve_device(args.device))
+    model, data, config = load_run(
+        args.run_dir, resolve_device(args.device), trust_code=args.trust_model_code
+    )
     pyro.set_rng_seed(args.seed)
     metrics = score_model(model, data, log_lik_samples=args.num_samples)
     write_table(metrics, Path(args.run_dir) / "evaluation")
@@ -176,7 +188,8 @@ def cmd_analyze(args) -> None:
 
     from .analysis.report import analyze_run, compare_runs
     from .inference import resolve_device
-    from .reporting import new_run_dir, write_table
+    from .reporting import write_table
+    from .run_folder import open_run_dir
 
     if args.out and len(args.run_dirs) < 2:
         raise ValueError(
@@ -185,7 +198,13 @@ def cmd_analyze(args) -> None:
     analyses = {}
     for run_dir in args.run_dirs:
         pyro.set_rng_seed(args.seed)
-        analysis = analyze_run(run_dir, args.split, args.num_samples, resolve_device(args.device))
+        analysis = analyze_run(
+            run_dir,
+            args.split,
+            args.num_samples,
+            resolve_device(args.device),
+            trust_code=args.trust_model_code,
+        )
         analyses[Path(run_dir).name] = analysis
         print(f"{run_dir}: wrote {analysis['out']}")
         print(analysis["psis"].summary().to_string())
@@ -194,9 +213,9 @@ def cmd_analyze(args) -> None:
         else:
             print(f"LOO/WAIC skipped: {analysis['loo_skipped']}")
     if len(analyses) > 1:
-        out = new_run_dir(args.out, "analysis")
-        table = compare_runs(analyses, args.split)
-        write_table(table, out / "comparison")
+        with open_run_dir(args.out, "analysis") as out:
+            table = compare_runs(analyses, args.split)
+            write_table(table, out / "comparison")
         print(table.to_string(index=False))
         print(f"comparison written to {out}")
 
@@ -235,7 +254,8 @@ def cmd_compare(args) -> None:
     from .evaluation import compare
     from .models import get_model
     from .plots import plot_comparison
-    from .reporting import new_run_dir, save_figure, write_table
+    from .reporting import save_figure, write_table
+    from .run_folder import open_run_dir
 
     model_class = get_model(args.model)
     options = _parse_options(args.option)
@@ -243,23 +263,24 @@ def cmd_compare(args) -> None:
     torch.manual_seed(args.seed)
     model = model_class(data.num_features, **{**model_class.options_from_data(data), **options})
     model.init_from_data(data.train)
-    run_dir = new_run_dir(args.out, f"compare-{_label(args.model)}-{_label(args.data)}")
-    table = compare(
-        model,
-        data,
-        args.estimators,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        num_particles=args.num_particles,
-        seed=args.seed,
-        device=args.device,
-        progress=not args.no_progress,
-    )
-    write_table(table, run_dir / "comparison")
-    for name, history in table.attrs["histories"].items():
-        pd.DataFrame(history).to_csv(run_dir / f"history_{name}.csv", index=False)
-    save_figure(plot_comparison(table), run_dir / "comparison.png")
+    label = f"compare-{_label(args.model)}-{_label(args.data)}"
+    with open_run_dir(args.out, label) as run_dir:
+        table = compare(
+            model,
+            data,
+            args.estimators,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            num_particles=args.num_particles,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+        write_table(table, run_dir / "comparison")
+        for name, history in table.attrs["histories"].items():
+            pd.DataFrame(history).to_csv(run_dir / f"history_{name}.csv", index=False)
+        save_figure(plot_comparison(table), run_dir / "comparison.png")
     print(table.drop(columns=["test_log_lik_method"]).to_string(index=False))
     print(f"comparison written to {run_dir}")
 
@@ -316,15 +337,21 @@ def _add_fit(sub) -> None:
     )
     p.add_argument("--estimator", default="trace")
     p.add_argument("--loss", help="a custom loss from `ppgen list` instead of an estimator")
-    p.add_argument("--num-particles", type=int, default=1)
+    p.add_argument(
+        "--num-particles", type=int, help="per data point (default: the estimator's own)"
+    )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int)
     budget.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, default=128, help="0 for full batch")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, help="learning rate (default: the model's own)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint", action="store_true", help="checkpoint (and resume) in --out")
+    p.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="checkpoint in --out; re-running the same command resumes from it",
+    )
     p.add_argument(
         "--eval-samples",
         type=int,
@@ -336,12 +363,16 @@ def _add_fit(sub) -> None:
     p.set_defaults(func=cmd_fit)
 
 
+TRUST_HELP = "load a model class from the Python file config.json names (runs that file)"
+
+
 def _add_evaluate_and_analyze(sub) -> None:
     p = sub.add_parser("evaluate", help="re-score a saved run folder (writes evaluation.csv/md)")
     p.add_argument("run_dir", help="a folder written by `ppgen fit`")
     p.add_argument("--num-samples", type=int, default=5000, help="importance samples for log p(x)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
@@ -359,6 +390,7 @@ def _add_evaluate_and_analyze(sub) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="folder for the comparison of several runs")
+    p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=cmd_analyze)
 
 
@@ -396,12 +428,29 @@ def _add_compare(sub) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+def _is_user_error(error: BaseException) -> bool:
+    """Bad input, a file that cannot be read or written, or a run that diverged: the user's to
+    fix, reported in one line. Anything else is a bug in ppgen and keeps its traceback."""
+    if isinstance(error, (ValueError, TypeError, OSError)):
+        return True
+    history = sys.modules.get("ppgen.inference.history")  # loaded if training ran
+    return history is not None and isinstance(error, history.TrainingDivergedError)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a user's error is one line on stderr and exit status 2, never a
+    traceback (:func:`_is_user_error`)."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
-        print(f"ppgen: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("ppgen: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if not _is_user_error(error):
+            raise
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        print(f"ppgen: error: {message}", file=sys.stderr)
         return 2
     return 0
 

@@ -1,14 +1,12 @@
-"""Run folders: what ``ppgen fit`` and ``ppgen demo`` write, and how a saved run is reloaded.
+"""What goes into a run folder besides the model: scores, tables and figures.
 
-A run folder holds ``config.json`` (how to rebuild the model and data), ``history.csv``,
-``model.pt`` (the model's ``state_dict``), ``metrics.csv`` / ``metrics.md`` and PNG figures;
-``ppgen evaluate`` adds ``evaluation.csv`` / ``evaluation.md``.
+``ppgen fit`` writes ``metrics.csv`` / ``metrics.md`` (:func:`score_model`) and PNG figures
+(:func:`write_figures`); ``ppgen evaluate`` adds ``evaluation.csv`` / ``evaluation.md``. Creating,
+resuming and reloading run folders is :mod:`ppgen.run_folder`.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -17,7 +15,7 @@ import pyro.poutine as poutine
 import torch
 from pyro.poutine.util import prune_subsample_sites
 
-from .data import Dataset, load_dataset
+from .data import Dataset
 from .evaluation import (
     active_units,
     bits_per_dim,
@@ -29,17 +27,7 @@ from .evaluation import (
     mode_coverage,
     reconstruction_error,
 )
-from .models import get_model
 from .models.base import GenerativeModel
-
-
-def new_run_dir(out: str | Path | None, label: str) -> Path:
-    """``out`` if given, else ``runs/<label>-<timestamp>``; created, and refused if non-empty."""
-    path = Path(out) if out else Path("runs") / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if path.exists() and any(path.iterdir()):
-        raise FileExistsError(f"run folder {path} exists and is not empty; choose another --out")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -194,36 +182,6 @@ def score_samples(
         row["num_modes"] = coverage["num_modes"]
         row["high_quality_fraction"] = coverage["high_quality_fraction"]
     return pd.DataFrame([row])
-
-
-def save_model(run_dir: Path, model: GenerativeModel, config: dict) -> None:
-    """``model.pt`` (state_dict) and ``config.json`` (what rebuilds the model and data)."""
-    torch.save(model.state_dict(), run_dir / "model.pt")
-    (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
-
-
-def load_run(run_dir: str | Path, device="cpu") -> tuple[GenerativeModel, Dataset, dict]:
-    """Rebuild a saved run's ``(model, data, config)``: the data set is reloaded with the run's
-    options and seed, the model rebuilt from its options and its ``state_dict`` loaded."""
-    run_dir = Path(run_dir)
-    missing = [f for f in ("config.json", "model.pt") if not (run_dir / f).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{run_dir} is not a ppgen run folder (missing {', '.join(missing)}); "
-            "it is written by `ppgen fit`"
-        )
-    config = json.loads((run_dir / "config.json").read_text())
-    data = load_dataset(
-        config["data"],
-        binarize=config.get("binarize"),
-        dequantize=config.get("dequantize", False),
-        drop_constant=config.get("drop_constant", False),
-        seed=config.get("seed", 0),
-        **config.get("data_options", {}),
-    )
-    model = get_model(config["model"])(data.num_features, **config.get("model_options", {}))
-    model.load_state_dict(torch.load(run_dir / "model.pt", map_location="cpu"))
-    return model.to(device), data.to(device), config
 
 
 def image_meta(data: Dataset) -> tuple | None:

@@ -1,14 +1,19 @@
-"""Input checks shared by data loading, models and the trainer.
+"""Input checks shared by data loading, models, the trainer and evaluation.
 
 Every entry point that takes data calls :func:`check_data` before doing any work, so that bad input
 (NaN, wrong shape, wrong dtype or device, empty data, non-binary data for a Bernoulli likelihood)
 fails at once with a message that names the problem, instead of surfacing later as a NaN loss or a
 broadcasting error deep inside Pyro. Nothing is silently coerced: the caller converts explicitly.
+
+Options are checked the same way: booleans are not numbers here (``steps=True`` is refused, though
+``True == 1`` in Python), strings are not numbers or flags (``dequantize="no"`` is refused, though
+it is truthy), and a seed must be one NumPy and PyTorch both accept (0 <= seed < 2**32).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 
 import torch
@@ -66,6 +71,7 @@ def check_data(
         )
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {tuple(x.shape)}): there is nothing to fit")
+    check_not_tracking_gradients(x, name)
     if event_dim is not None and x.shape[1] != event_dim:
         raise ValueError(
             f"{name} has {x.shape[1]} features per point but the model expects {event_dim}"
@@ -102,6 +108,46 @@ def check_data(
                 "dequantize=True))"
             )
     return x
+
+
+#: The largest seed: NumPy's seeding (behind ``pyro.set_rng_seed``) takes 32-bit seeds.
+MAX_SEED = 2**32 - 1
+
+
+def check_positive_int(value, name: str, allow_none: bool = True) -> None:
+    """``value`` must be an int >= 1 (not a bool), or ``None`` where allowed."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def check_positive_number(value, name: str, allow_none: bool = True) -> None:
+    """``value`` must be a finite int or float > 0 (not a bool), or ``None`` where allowed."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def check_seed(seed, name: str = "seed") -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{name} must be an int from 0 to 2**32 - 1, got {seed!r}")
+
+
+def check_flag(value, name: str) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def check_not_tracking_gradients(x: torch.Tensor, name: str) -> None:
+    """Data must not require gradients: training would write gradients into the caller's
+    tensor (and keep its graph alive)."""
+    if x.requires_grad:
+        raise ValueError(
+            f"{name} requires gradients (requires_grad=True); training would write gradients "
+            "into it. Pass a detached tensor, x.detach()"
+        )
 
 
 def check_name(name: str, choices: Iterable[str], what: str) -> str:

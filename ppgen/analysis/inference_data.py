@@ -44,6 +44,7 @@ from ..inference.importance import SAMPLE_PLATE, assemble, scored_trace, vectori
 from ..inference.param_scope import pair_params
 from ..inference.program import ProgramError, inspect_program, run_vectorized
 from ..models.base import split_pair
+from ..validation import check_flag, check_positive_int
 
 SAMPLE_DIM_NAME = "draw"
 
@@ -77,8 +78,9 @@ def to_inference_data(
         kwargs: passed to model and guide (e.g. ``y=`` labels).
     """
     spec = DataSpec.for_call(model, x, kwargs)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    check_positive_int(num_samples, "num_samples", allow_none=False)
+    check_flag(prior, "prior")
+    _check_labels(dims, coords)
     args, call_kwargs = spec.call()
     model_fn, guide_fn, declared_plate, nesting = split_pair(model)
     with pair_params(model_fn, guide_fn):
@@ -90,6 +92,23 @@ def to_inference_data(
         nesting = info.nesting if nesting is None else nesting
         draws = _Draws(model_fn, guide_fn, args, call_kwargs, num_samples, -nesting - 1)
         return _assemble(model, draws, info.data_plate, prior, dims, coords, log_likelihood)
+
+
+def _check_labels(dims, coords) -> None:
+    """ArviZ's ``dims`` (site -> list of dimension names) and ``coords`` (dimension -> values),
+    checked here so that a mistake is named rather than failing inside xarray."""
+    if dims is not None:
+        if not isinstance(dims, dict):
+            raise TypeError(f"dims must be a dict of site -> list of dimension names, got {dims!r}")
+        for site, names in dims.items():
+            if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+                raise TypeError(f"dims[{site!r}] must be a list of dimension names, got {names!r}")
+    if coords is not None:
+        if not isinstance(coords, dict) or not all(isinstance(k, str) for k in coords):
+            raise TypeError(f"coords must be a dict of dimension name -> values, got {coords!r}")
+        for name, values in coords.items():
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+                raise TypeError(f"coords[{name!r}] must be a sequence of values, got {values!r}")
 
 
 def _check_analysable(info) -> None:

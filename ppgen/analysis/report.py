@@ -40,15 +40,21 @@ HELD_OUT_NOTE = (
 
 
 def analyze_run(
-    run_dir: str | Path, split: str = "train", num_samples: int = 500, device="cpu"
+    run_dir: str | Path,
+    split: str = "train",
+    num_samples: int = 500,
+    device="cpu",
+    trust_code: bool = False,
 ) -> dict:
     """Write the analysis of one run folder (see the module docstring); returns its pieces:
     ``model``, ``data`` and ``config`` of the run, ``inference_data``, ``summary``, ``psis``
     (:class:`GuideDiagnostics`), ``loo`` (DataFrame or ``None``), ``loo_skipped`` (why not, or
-    ``None``) and ``out`` (the folder written)."""
-    from ..reporting import load_run, save_figure  # reporting imports analysis: import late
+    ``None``) and ``out`` (the folder written). ``trust_code``: see
+    :func:`ppgen.run_folder.load_run`."""
+    from ..reporting import save_figure  # reporting imports analysis: import late
+    from ..run_folder import load_run
 
-    model, data, config = load_run(run_dir, device)
+    model, data, config = load_run(run_dir, device, trust_code=trust_code)
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
     x = getattr(data, split)

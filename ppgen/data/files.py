@@ -62,12 +62,12 @@ def load_data_file(path: str | Path) -> torch.Tensor | dict[str, torch.Tensor]:
                 f"{path} is not a tensor file ppgen can read safely: {str(error).splitlines()[0]}"
             ) from error
     else:
-        try:
+        try:  # an .npz archive reads its arrays lazily: each one is refused on access
             content = np.load(path, allow_pickle=False)
+            if path.suffix == ".npz":
+                content = {key: content[key] for key in content.files}
         except ValueError as error:
             raise ValueError(f"{path}: {error} (pickled arrays are refused)") from error
-        if path.suffix == ".npz":
-            content = {key: content[key] for key in content.files}
     if isinstance(content, dict):
         if not content:
             raise ValueError(f"{path} holds no arrays")

@@ -71,7 +71,10 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             f"{path} lacks array(s) {', '.join(missing)}; expected x_train, y_train, x_test, "
             f"y_test, found {', '.join(archive.files) or 'none'}"
         )
-    return {key: archive[key] for key in IDX_FILES}
+    try:  # arrays are read lazily: a pickled one is refused here, never run
+        return {key: archive[key] for key in IDX_FILES}
+    except ValueError as error:
+        raise ValueError(f"{path}: {error} (pickled arrays are refused)") from error
 
 
 def load_mnist(*, path: str | Path | None = None, num_val: int | None = None) -> Dataset:
@@ -96,8 +99,9 @@ def load_mnist(*, path: str | Path | None = None, num_val: int | None = None) ->
                 f"{path}: {split} images must have shape (n, height, width) and labels (n,) with "
                 f"the same n, got {images.shape} and {labels.shape}"
             )
-        if images.min() < 0 or images.max() > 255:
-            raise ValueError(f"{path}: {split} pixel values must lie in 0..255")
+        # Written so that NaN fails too (every comparison with NaN is False).
+        if not ((images >= 0) & (images <= 255)).all():
+            raise ValueError(f"{path}: {split} pixel values must lie in 0..255 (NaN is refused)")
     num_train_total = len(arrays["x_train"])
     num_val = num_train_total // 6 if num_val is None else num_val
     if not 0 < num_val < num_train_total:

@@ -12,8 +12,15 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 
-from ..validation import check_name
+from ..validation import (
+    check_flag,
+    check_name,
+    check_positive_int,
+    check_positive_number,
+    check_seed,
+)
 from . import preprocessing
 from .dataset import Dataset
 from .digits import load_digits
@@ -66,6 +73,12 @@ def load_dataset(
         ValueError: unknown name, unknown option, or preprocessing that does not apply.
     """
     check_name(name, _LOADERS, "data set")
+    check_flag(dequantize, "dequantize")
+    check_flag(drop_constant, "drop_constant")
+    check_seed(seed)
+    if binarize is not None:
+        check_name(binarize, preprocessing.BINARIZE_SCHEMES, "binarization scheme")
+    _check_loader_options(options)
     loader = _LOADERS[name]
     accepted = set(inspect.signature(loader).parameters) - {"seed"}
     unknown = sorted(set(options) - accepted)
@@ -92,6 +105,23 @@ def load_dataset(
     if dequantize:
         data = preprocessing.dequantize(data, seed)
     return data
+
+
+#: Loader options that are counts or sizes (positive ints; ``None`` keeps a loader's default).
+_COUNTS = ("num_train", "num_val", "num_test", "data_dim", "latent_dim")
+#: Loader options that are positive finite numbers.
+_SCALES = ("noise_std",)
+
+
+def _check_loader_options(options: dict) -> None:
+    for key in _COUNTS:
+        if key in options:
+            check_positive_int(options[key], key)
+    for key in _SCALES:
+        if key in options:
+            check_positive_number(options[key], key)
+    if "path" in options and not isinstance(options["path"], (str, Path)):
+        raise TypeError(f"path must be a file path, got {options['path']!r}")
 
 
 register_dataset("digits", load_digits, "scikit-learn's 8x8 digits, levels 0..16 (bundled)")

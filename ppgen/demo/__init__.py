@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..reporting import new_run_dir
+from ..run_folder import open_run_dir
 from .adversarial import adversarial_section
 from .estimators import estimator_section
 from .flows import flow_section
@@ -30,9 +30,9 @@ SECTIONS = [
 
 def run_demo(out: str | Path | None = None, quick: bool = False, progress: bool = True) -> Path:
     """Run every demo section, write ``report.md`` in the run folder, and return the folder."""
-    run_dir = new_run_dir(out, "demo")
-    start = time.perf_counter()
-    parts = [section(run_dir, quick, progress) for section in SECTIONS]
+    with open_run_dir(out, "demo") as run_dir:
+        start = time.perf_counter()
+        parts = [section(run_dir, quick, progress) for section in SECTIONS]
     header = [
         "# ppgen demo report",
         "",

@@ -64,7 +64,7 @@ def gradient_stats(
     x,
     estimator="trace",
     num_repeats: int = 100,
-    num_particles: int = 1,
+    num_particles: int | None = None,
     **kwargs,
 ) -> pd.DataFrame:
     """Statistics of ``num_repeats`` gradient estimates at the current parameters.
@@ -76,7 +76,7 @@ def gradient_stats(
         estimator: a registered name, a Pyro ELBO, or an estimator/loss callable (e.g. a trained
             ``get_estimator("tracegraph", baseline="nvil")``, whose baseline state is used).
         num_repeats: independent estimates to draw (at least 2).
-        num_particles: particles for a named estimator.
+        num_particles: particles for a named estimator; ``None`` for its own default.
         kwargs: passed to model and guide.
 
     Returns:

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, TensorDataset, default_collate
 
 from ..data import Dataset
+from ..validation import check_not_tracking_gradients
 
 
 def check_tensor(value, name: str) -> torch.Tensor:
@@ -38,6 +39,7 @@ def check_tensor(value, name: str) -> torch.Tensor:
         raise ValueError(f"{name} is empty (shape {tuple(value.shape)}): there is nothing to fit")
     if value.is_complex():
         raise TypeError(f"{name} has dtype {value.dtype}; ppgen's programs take real tensors")
+    check_not_tracking_gradients(value, name)
     if value.is_floating_point():
         finite = torch.isfinite(value)
         if not bool(finite.all()):

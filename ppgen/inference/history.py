@@ -47,21 +47,25 @@ class History:
     def record_adversary(self, value: torch.Tensor) -> None:
         self.adversary_window.append(value.detach())
 
-    def close_window(self) -> tuple[dict, str | None]:
-        """``(row, problem)``: the window's means, and a divergence reason or ``None``."""
+    def close_window(self) -> tuple[dict, tuple[int, str] | None]:
+        """``(row, problem)``: the window's means, and ``None`` or ``(offset, reason)`` for its
+        first non-finite value, ``offset`` being that model step's place in the window."""
         losses = torch.stack(self.window).tolist()
         self.window = []
-        if not all(math.isfinite(v) for v in losses):
-            return {}, f"the loss became {next(v for v in losses if not math.isfinite(v))}"
+        bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
+        if bad:
+            return {}, (bad[0], f"the loss became {losses[bad[0]]}")
         row = {"loss": sum(losses) / len(losses)}
         for name, values in self.part_windows.items():
             row[f"loss/{name}"] = float(torch.stack(values).mean())
         self.part_windows = {}
         if self.adversary_window:
             adversary = torch.stack(self.adversary_window).tolist()
+            per_step = len(adversary) // len(losses)  # the adversary's steps per model step
             self.adversary_window = []
-            if not all(math.isfinite(v) for v in adversary):
-                return {}, "the adversary's loss became non-finite"
+            bad = [i for i, v in enumerate(adversary) if not math.isfinite(v)]
+            if bad:
+                return {}, (bad[0] // per_step, "the adversary's loss became non-finite")
             row["adversary_loss"] = sum(adversary) / len(adversary)
         return row, None
 
@@ -71,9 +75,22 @@ class History:
 
 def run_callback(callback, step: int, model) -> dict:
     """The user's callback, without gradients and with the random state forked, so that it never
-    changes the training trajectory."""
+    changes the training trajectory. Its values must be numbers (they go into the history and
+    the checkpoint); 0-d tensors and NumPy scalars count as numbers."""
     with torch.no_grad(), forked_random_state():
-        return callback(step, model) or {}
+        values = callback(step, model) or {}
+    if not isinstance(values, dict):
+        raise TypeError(f"the callback must return a dict or None, got {type(values).__name__}")
+    row = {}
+    for key, value in values.items():
+        try:
+            row[str(key)] = float(value) if not isinstance(value, (str, bool)) else value
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(
+                f"the callback's value {key!r} must be a number or a string, got "
+                f"{type(value).__name__}"
+            ) from None
+    return row
 
 
 class Validator:

@@ -15,7 +15,7 @@ from .losses.registry import get_loss
 
 
 def resolve_objective(
-    estimator, loss, num_particles: int, max_plate_nesting: int | None
+    estimator, loss, num_particles: int | None, max_plate_nesting: int | None
 ) -> tuple[Loss, str]:
     """Return ``(loss, description)`` for the trainer.
 
@@ -24,11 +24,15 @@ def resolve_objective(
             callable such as ``get_estimator("tracegraph", baseline="nvil")``).
         loss: a custom loss callable or a registered loss name, or ``None``. Exclusive with a
             non-default ``estimator``.
-        num_particles: particles for a named estimator.
+        num_particles: particles for a named estimator; ``None`` for its own default (1 for
+            most, 5 for ``vimco`` and ``rws``, which need several).
         max_plate_nesting: the model's plate nesting, or ``None`` to let Pyro find it.
     """
-    if not isinstance(num_particles, int) or num_particles < 1:
-        raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
+    if num_particles is not None and (
+        isinstance(num_particles, bool) or not isinstance(num_particles, int) or num_particles < 1
+    ):
+        raise ValueError(f"num_particles must be a positive int or None, got {num_particles!r}")
+    options = {} if num_particles is None else {"num_particles": num_particles}
     if loss is not None:
         if estimator != "trace":
             raise ValueError("pass either estimator= or loss=, not both")
@@ -41,12 +45,12 @@ def resolve_objective(
             composed.set_max_plate_nesting(max_plate_nesting)
         return composed, _name_of(loss)
     if isinstance(estimator, ELBO):
-        if num_particles != 1:
+        if num_particles not in (None, estimator.num_particles):
             raise ValueError("set num_particles on the ELBO object itself, not in fit()")
         return ELBOLoss(estimator), type(estimator).__name__
     if isinstance(estimator, str):
         return (
-            ELBOLoss(estimator, num_particles=num_particles, max_plate_nesting=max_plate_nesting),
+            ELBOLoss(estimator, max_plate_nesting=max_plate_nesting, **options),
             estimator,
         )
     if isinstance(estimator, Loss):

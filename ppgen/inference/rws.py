@@ -38,6 +38,11 @@ class RWS(MultiSampleEstimator):
 
 
 def make(num_particles: int = 5, max_plate_nesting: int | None = None) -> RWS:
+    if num_particles < 2:
+        # One particle has normalized weight 1: the wake-phi update fits the guide to its own
+        # draws and learns nothing about the posterior (held-out log p -5.4 against -2.8 for
+        # the other estimators on a Gaussian mixture, issue 15).
+        raise ValueError("rws needs num_particles >= 2 (self-normalized importance weights)")
     return RWS(num_particles, max_plate_nesting)
 
 

@@ -3,31 +3,33 @@
 The loop knows nothing model-specific: it draws minibatches, evaluates a loss callable (a Pyro
 ELBO's ``differentiable_loss`` or a custom loss), steps a PyTorch optimizer and a learning-rate
 schedule, and logs. A loss with an adversary (a GAN's discriminator) gets a second optimizer:
-before each model step, ``adversary_steps`` discriminator steps on fresh batches. Per step the
-loss stays on the device; values are brought to the host only every ``log_every`` steps, which is
-also where divergence is detected and checkpoints are written.
+before each model step, ``adversary_steps`` discriminator steps on fresh batches. This module
+checks everything and prepares the run before the first step; the loop itself is
+:class:`~ppgen.inference.loop.TrainingLoop`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyro
 import torch
-from tqdm.auto import tqdm
 
 from ..data import Dataset
 from ..models.base import GenerativeModel, split_pair
-from ..validation import check_name
+from .architecture import describe_architecture
 from .batches import BatchOrder, DataSpec
+from .checkpoint import check_writable
 from .compiled import is_traceable
-from .history import History, TrainingDivergedError, Validator, due, run_callback
+from .convergence import DEFAULT_TOLERANCE, warn_if_not_converged
+from .history import TrainingDivergedError, Validator
+from .loop import TrainingLoop
 from .minibatch import SubsampleIndices, plan_minibatches
 from .objective import resolve_objective
+from .options import check_options
 from .param_scope import pair_params
 from .program import (
     PROGRAM_FAILURES,
@@ -40,19 +42,14 @@ from .program import (
 )
 from .random_state import forked_random_state
 from .requirements import check_estimator
-from .step import (
-    OPTIMIZERS,
-    SCHEDULES,
-    Stepper,
-    check_finite_parameters,
-    discover_parameters,
-    owned_modules,
-)
+from .step import Stepper, check_finite_parameters, discover_parameters, owned_modules
 from .training_state import TrainingState
 
 DEFAULT_STEPS = 1000
+DEFAULT_LR = 1e-3
+#: The cap of ``steps="converged"`` unless ``max_steps`` is given.
+DEFAULT_MAX_STEPS = 20_000
 DEFAULT_BATCH_SIZE = 128
-COMPILE_CHOICES = ("auto", True, False)
 
 __all__ = ["FitResult", "TrainingDivergedError", "fit", "resolve_device"]
 
@@ -73,6 +70,13 @@ class FitResult:
         params: for plain Pyro functions, the learned ``pyro.param`` values by name.
         compiled: whether every training step ran from a checked TorchScript trace (see
             ``fit(compile=)``); ``False`` where any ran eagerly.
+        converged: whether the run converged (:mod:`ppgen.inference.convergence`); ``None``
+            where that cannot be told (too few log rows, an adversarial loss). A run that has
+            not converged also warns with :class:`ConvergenceWarning`.
+        stopped: why the run ended before its budget: ``"early_stopping"`` or ``"converged"``
+            (``steps="converged"``); ``None`` when the budget ran out.
+        best_step: with ``early_stopping``, the step of the best validation score, whose state
+            the model holds.
     """
 
     model: object
@@ -81,6 +85,9 @@ class FitResult:
     device: torch.device
     params: dict = field(default_factory=dict)
     compiled: bool = False
+    converged: bool | None = None
+    stopped: str | None = None
+    best_step: int | None = None
 
     @property
     def final_loss(self) -> float:
@@ -94,8 +101,10 @@ class FitResult:
 
 
 def resolve_device(device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else must name a usable device."""
-    if device == "auto":
+    """``"auto"`` -> CUDA when available, else CPU; anything else must name a usable CPU or CUDA
+    device (ppgen trains on those two: ``meta`` holds no values, and Pyro's distributions are
+    not supported on ``mps``)."""
+    if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(device)
@@ -103,8 +112,12 @@ def resolve_device(device) -> torch.device:
         raise ValueError(
             f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"
         ) from error
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device.type!r}")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device} was requested but CUDA is not available here")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {device} does not exist: {torch.cuda.device_count()} GPU(s)")
     return device
 
 
@@ -113,12 +126,13 @@ def fit(
     data=None,
     *,
     estimator="trace",
-    num_particles: int = 1,
+    num_particles: int | None = None,
     loss=None,
-    steps: int | None = None,
+    steps: int | str | None = None,
+    max_steps: int | None = None,
     epochs: int | None = None,
     batch_size: int | str | None = "auto",
-    lr: float = 1e-3,
+    lr: float | None = None,
     device="auto",
     seed: int = 0,
     progress: bool = True,
@@ -132,6 +146,7 @@ def fit(
     clip_norm: float | None = None,
     callback=None,
     compile="auto",
+    early_stopping: int | None = None,
     model_args: tuple = (),
     model_kwargs: dict | None = None,
     data_plate: str | None = None,
@@ -151,22 +166,28 @@ def fit(
             estimator object (``get_estimator("tracegraph", baseline="nvil")``) or a Pyro
             ``ELBO`` object. Checked against the program before the first step
             (:mod:`ppgen.inference.requirements`).
-        num_particles: samples per data point for a named estimator (vectorized).
+        num_particles: samples per data point for a named estimator (vectorized); ``None``
+            for the estimator's own default (1, but 5 for ``vimco`` and ``rws``).
         loss: a custom loss ``loss(model, guide, *args, **kwargs) -> tensor``, a composed one
             (``elbo("trace") + 10 * MMDLoss(site="z", target="prior")``) or a registered loss
             name (``"mmd"``, ``"gan"``...), instead of ``estimator``.
         steps, epochs: the budget, in model steps or passes over the data (not both; a pass
-            counts the adversary's batches too); the default is 1000 steps.
+            counts the adversary's batches too); the default is the model's ``default_steps``
+            (1000 for plain pairs). ``steps="converged"`` trains until the curve stops
+            improving (:mod:`ppgen.inference.convergence`), at most ``max_steps`` (20000).
         batch_size: rows per minibatch; ``None`` for all rows every step (in their own order);
             ``"auto"``: a DataLoader's own batch size, else 128. A program that subsamples its
             own data plate gets all rows every step (see :mod:`ppgen.inference.minibatch`).
-        lr: the initial learning rate.
+        lr: the initial learning rate; default: the model's ``default_lr`` (1e-3 for plain
+            pairs).
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``...; modules and data move
             there.
         seed: seeds Pyro/PyTorch sampling, the shuffle and per-batch redraws.
         progress: show a progress bar.
-        checkpoint: a file path. If it exists the run resumes from it (settings must match);
-            it is rewritten atomically every ``checkpoint_every`` steps and at the end.
+        checkpoint: a file path. If it exists the run resumes from it (the architecture and
+            settings must match); it is rewritten atomically every ``checkpoint_every`` steps
+            and at the end (:mod:`ppgen.inference.checkpoint`: checksummed, read without
+            running code). Checked writable before training.
         val_data: validation data in the same form as ``data``; default ``data.val`` for a
             ppgen ``Dataset``.
         log_every, val_every, checkpoint_every: cadences in steps (defaults: ~200 log rows, ~20
@@ -182,6 +203,9 @@ def fit(
             declare ``traceable`` with an ELBO that keeps no state between steps. ``True``: also
             for plain Pyro pairs (whose Python control flow must not depend on the data).
             ``False``: always eager.
+        early_stopping: a patience: stop once the validation score (``val_log_lik``, else
+            ``-val_loss``) has not improved for this many validations, and restore the best
+            state (also at the end of the budget). Needs validation data.
         model_args, model_kwargs: unbatched arguments passed to model and guide on every call,
             after the batched ones.
         data_plate: the name of the plate over data points, where the program's own trace does
@@ -194,12 +218,19 @@ def fit(
     Raises:
         ProgramError: the program cannot be trained as asked (named site and reason), before
             any step.
-        TrainingDivergedError: the loss or parameters became non-finite. A checkpoint written
-            before that (the last good one) is left in place.
+        TrainingDivergedError: the loss or parameters became non-finite; the message names the
+            first such step. The model is put back to the last logged state whose losses were
+            finite, which is also saved to ``checkpoint`` where one is given.
+        CheckpointWriteError: a checkpoint could not be written (the previous one is kept).
+
+    Warns:
+        ConvergenceWarning: the run ended while still clearly improving (``result.converged``).
     """
-    settings = _check_options(locals())
+    settings = _with_defaults(check_options(locals()), model)
     model_fn, guide_fn, declared_plate, nesting = split_pair(model)
     device = resolve_device(device)
+    if checkpoint is not None:
+        check_writable(checkpoint)
     modules = owned_modules(model_fn, guide_fn)
     for module in modules:
         module.to(device)
@@ -207,6 +238,11 @@ def fit(
     spec, val_spec, exact_log_prob = _data_specs(
         model, data, val_data, model_args, model_kwargs, device
     )
+    if early_stopping is not None and val_spec is None:
+        raise ValueError(
+            "early_stopping needs validation data: pass val_data= (a ppgen Dataset brings its "
+            "val split)"
+        )
     with pair_params(model_fn, guide_fn, training=True):
         return _train(
             model,
@@ -222,62 +258,16 @@ def fit(
         )
 
 
-def _positive_int(value, name: str, allow_none: bool = True) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _check_options(options: dict) -> dict:
-    """Check ``fit``'s options before any work; returns the settings the run needs."""
-    if options["steps"] is not None and options["epochs"] is not None:
-        raise ValueError("give steps or epochs, not both")
-    for name in ("steps", "epochs", "log_every", "val_every", "checkpoint_every"):
-        _positive_int(options[name], name)
-    batch_size = options["batch_size"]
-    if batch_size != "auto":
-        _positive_int(batch_size, "batch_size")
-    lr = options["lr"]
-    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    clip = options["clip_norm"]
-    if clip is not None and (
-        isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip < math.inf
-    ):
-        raise ValueError(f"clip_norm must be a positive finite number or None, got {clip!r}")
-    compile_ = options["compile"]
-    if compile_ not in COMPILE_CHOICES or not isinstance(compile_, (str, bool)):
-        raise ValueError(f"compile must be 'auto', True or False, got {compile_!r}")
-    check_name(options["lr_schedule"], SCHEDULES, "learning-rate schedule")
-    check_name(options["optimizer"], OPTIMIZERS, "optimizer")
-    if options["callback"] is not None and not callable(options["callback"]):
-        raise TypeError(
-            f"callback must be callable as callback(step, model), got {options['callback']!r}"
-        )
-    if isinstance(options["seed"], bool) or not isinstance(options["seed"], int):
-        raise ValueError(f"seed must be an int, got {options['seed']!r}")
-    keys = (
-        "estimator",
-        "num_particles",
-        "loss",
-        "steps",
-        "epochs",
-        "batch_size",
-        "lr",
-        "seed",
-        "progress",
-        "checkpoint",
-        "log_every",
-        "val_every",
-        "checkpoint_every",
-        "optimizer",
-        "lr_schedule",
-        "clip_norm",
-        "callback",
-        "compile",
-    )
-    return {key: options[key] for key in keys}
+def _with_defaults(settings: dict, model) -> dict:
+    """``lr`` and the budget a ppgen model declares (``default_lr``, ``default_steps``: ones
+    with which it converges on its bundled data, ``benchmarks/fit_defaults.py``), else
+    ppgen's."""
+    generative = isinstance(model, GenerativeModel)
+    if settings["lr"] is None:
+        settings["lr"] = model.default_lr if generative else DEFAULT_LR
+    if settings["steps"] is None and settings["epochs"] is None:
+        settings["steps"] = model.default_steps if generative else DEFAULT_STEPS
+    return settings
 
 
 def _data_specs(model, data, val_data, model_args, model_kwargs, device):
@@ -373,12 +363,15 @@ def _probe(model_fn, guide_fn, spec: DataSpec, batch_size, data_plate, scales_it
 
 
 def _budget(settings: dict, rows_per_batch: int, num_rows: int, adversary_steps: int):
-    """``(total_steps, log_every, val_every, checkpoint_every)``."""
+    """``(total_steps, log_every, val_every, checkpoint_every)``; ``steps="converged"`` counts
+    its cap."""
     if settings["epochs"] is not None:
         batches_per_epoch = math.ceil(num_rows / rows_per_batch)
         total = math.ceil(settings["epochs"] * batches_per_epoch / (1 + adversary_steps))
+    elif settings["steps"] == "converged":
+        total = settings["max_steps"] or DEFAULT_MAX_STEPS
     else:
-        total = settings["steps"] or DEFAULT_STEPS
+        total = settings["steps"]
     log_every = settings["log_every"] or max(1, total // 200)
     val_every = settings["val_every"] or max(log_every, total // 20)
     return total, log_every, val_every, settings["checkpoint_every"] or val_every
@@ -460,25 +453,64 @@ def _train(model, pair, modules, spec, val_spec, exact_log_prob, settings, devic
         objective, run_model, run_guide, parameters, {**step_settings, "total_steps": cadence[0]},
         _use_compile(model, objective, plan, settings["compile"]),
     )  # fmt: skip
-    checkpoint_settings = {
-        "objective": name, "num_particles": settings["num_particles"],
-        "total_steps": cadence[0], "batch_size": rows_per_batch, "num_data": num_rows,
-        **{k: settings[k] for k in ("lr", "seed", "optimizer", "lr_schedule")},
-    }  # fmt: skip
+    resumable = _checkpoint_settings(settings, objective, name, cadence[0], rows_per_batch)
     state = TrainingState(
-        settings["checkpoint"], checkpoint_settings, modules, param_names, stepper, order,
+        settings["checkpoint"], {**resumable, "num_data": num_rows},
+        describe_architecture(modules, param_names), modules, param_names, stepper, order,
         generator,
     )  # fmt: skip
     state.resume()
     validator = None
     if val_spec is not None:
         validator = Validator(objective, model_fn, guide_fn, val_spec, exact_log_prob)
-    loop = _Loop(model, spec, plan, info, stepper, state, validator, settings, name)
-    loop.indices = indices
-    loop.cadence = (*cadence, rows_per_batch, epoch_rows)
+    loop = TrainingLoop(
+        model, (spec, plan, info, _call), stepper, state, validator, settings, name,
+        (*cadence, rows_per_batch, epoch_rows), indices,
+    )  # fmt: skip
     history = loop.run()
-    params = {n: pyro.param(n).detach() for n in param_names}
-    return FitResult(model, history, name, device, params, compiled=stepper.compiled)
+    return _finish(model, history, state, objective, name, device, param_names, stepper)
+
+
+def _checkpoint_settings(settings, objective, name, total_steps, rows_per_batch) -> dict:
+    """What a resumed run must share with the run that wrote the checkpoint."""
+    particles = getattr(getattr(objective, "estimator", None), "num_particles", None)
+    return {
+        "objective": name,
+        "num_particles": particles or settings["num_particles"],
+        "total_steps": total_steps,
+        "batch_size": rows_per_batch,
+        **{
+            k: settings[k]
+            for k in ("lr", "seed", "optimizer", "lr_schedule", "steps", "early_stopping")
+        },
+    }
+
+
+def _finish(model, history, state, objective, name, device, param_names, stepper) -> FitResult:
+    """The result: the best state restored under early stopping, and the convergence verdict."""
+    if state.best is not None:
+        state.load_weights(state.best["weights"])
+    if state.stopped is not None:
+        converged = True
+    elif objective.adversary_steps:  # a two-player game's losses need not settle
+        converged = None
+    else:
+        converged = warn_if_not_converged(
+            state.rows,
+            DEFAULT_TOLERANCE,
+            "Train longer (steps=), raise lr, or pass steps='converged' (see FitResult.converged)",
+        )
+    return FitResult(
+        model,
+        history,
+        name,
+        device,
+        {n: pyro.param(n).detach() for n in param_names},
+        compiled=stepper.compiled,
+        converged=converged,
+        stopped=state.stopped,
+        best_step=None if state.best is None else state.best["step"],
+    )
 
 
 def _call(spec: DataSpec, plan, index, generator):
@@ -487,105 +519,3 @@ def _call(spec: DataSpec, plan, index, generator):
     if plan.kind == "unbatched":
         return spec.call()
     return spec.call(index, generator)
-
-
-class _Loop:
-    """The training loop over :class:`Stepper`, :class:`History` and :class:`TrainingState`."""
-
-    def __init__(self, model, spec, plan, info, stepper, state, validator, settings, name):
-        self.model, self.spec, self.plan, self.info = model, spec, plan, info
-        self.stepper, self.state, self.validator = stepper, state, validator
-        self.settings, self.name = settings, name
-        self.history = History(state.rows)
-        self.indices = None  # SubsampleIndices of a program that subsamples its own plate
-        self.cadence = None  # (total, log_every, val_every, checkpoint_every, rows, epoch_rows)
-
-    def draw(self):
-        """``(args, kwargs, normalizer)`` for the next step's call."""
-        index = self.state.order.next_index()
-        if self.indices is not None:  # the program subsamples: all rows, the plate gets these
-            self.indices.current = index
-            index = torch.arange(self.spec.num_rows, device=index.device)
-        args, kwargs = _call(self.spec, self.plan, index, self.state.generator)
-        normalizer = self.plan.normalizer(len(index), self.spec.num_rows, self.info)
-        return args, kwargs, normalizer
-
-    def diverged(self, reason: str):
-        state = self.state
-        raise TrainingDivergedError(
-            f"training diverged at step {state.step} with {self.name}: {reason}. Try a smaller lr "
-            f"(now {self.settings['lr']:g}), clip_norm=, more particles, or another "
-            f"estimator.{state.last_good()}",
-            state.step,
-            self.history.frame(),
-        )
-
-    def model_step(self):
-        args, kwargs, normalizer = self.draw()
-        try:
-            value = self.stepper.model_step(args, kwargs, normalizer)
-        except (ValueError, RuntimeError) as error:
-            # Non-finite parameters surface here when sampling refuses them (Bernoulli,
-            # Categorical) or under validation; otherwise as a non-finite loss on a log step.
-            if all(torch.isfinite(p).all() for p in self.stepper.parameters):
-                raise
-            self.state.step += 1  # report the step being computed
-            self.diverged(f"parameters became non-finite ({str(error).splitlines()[0]})")
-        self.history.record(value, self.stepper.objective.last_parts, normalizer)
-        self.state.step += 1
-
-    def run(self) -> pd.DataFrame:
-        total, log_every = self.cadence[:2]
-        state, stepper = self.state, self.stepper
-        bar = tqdm(
-            total=total, initial=state.step, disable=not self.settings["progress"], desc=self.name
-        )
-        tick = time.perf_counter()
-        while state.step < total:
-            for _ in range(stepper.objective.adversary_steps):
-                args, kwargs, normalizer = self.draw()
-                self.history.record_adversary(stepper.adversary_step(args, kwargs, normalizer))
-            if stepper.adversary_schedule is not None:
-                stepper.adversary_schedule.step()
-            self.model_step()
-            if state.step % log_every and state.step != total:
-                continue
-            state.train_time += time.perf_counter() - tick
-            self.log_step()
-            bar.update(state.step - bar.n)
-            bar.set_postfix(loss=f"{self.history.rows[-1]['loss']:.4g}")
-            tick = time.perf_counter()
-        bar.close()
-        return self.history.frame()
-
-    def epoch(self) -> float:
-        total, log_every, _, _, rows, epoch_rows = self.cadence
-        steps_taken = self.state.step * (1 + self.stepper.objective.adversary_steps)
-        if self.plan.kind in ("program", "unbatched"):
-            return steps_taken * rows / epoch_rows
-        batches_per_epoch = math.ceil(epoch_rows / rows)
-        return (steps_taken - 1) // batches_per_epoch + self.state.order.position / epoch_rows
-
-    def log_step(self) -> None:
-        """One history row: window means, validation and callback where due, checkpoint."""
-        total, log_every, val_every, checkpoint_every = self.cadence[:4]
-        state = self.state
-        row, problem = self.history.close_window()
-        if problem:
-            self.diverged(problem)
-        row = {
-            "step": state.step,
-            "epoch": self.epoch(),
-            "loss": row.pop("loss"),
-            "lr": self.stepper.optimizer.param_groups[0]["lr"],
-            "wall_time": state.train_time,
-            **row,
-        }
-        last = state.step == total
-        if self.validator is not None and (due(state.step, val_every, log_every) or last):
-            row.update(self.validator())
-        if self.settings["callback"] is not None:
-            row.update(run_callback(self.settings["callback"], state.step, self.model))
-        self.history.rows.append(row)
-        if state.path is not None and (due(state.step, checkpoint_every, log_every) or last):
-            state.save(self.history.rows)

@@ -1,9 +1,15 @@
-"""The training state that a checkpoint holds, and resuming from it.
+"""The training state that a checkpoint holds, in memory and on disk, and resuming from it.
 
 Everything needed to continue a run as if it had never stopped: module parameters, ``pyro.param``
 values, the optimizers' and schedules' state (:class:`~ppgen.inference.step.Stepper`), every
-random-number generator, the step, the position in the epoch's order, the training time and the
-history. Files are written atomically by :mod:`ppgen.inference.checkpoint`.
+random-number generator, the step, the position in the epoch's order, the training time, the
+history, and early stopping's best state. Files are written by
+:mod:`ppgen.inference.checkpoint` (atomic, checksummed, read without running code) and carry the
+architecture they belong to (:mod:`ppgen.inference.architecture`).
+
+The same state is kept in memory as the *last good state* (taken on every log step whose losses
+were finite): when training diverges, the model is put back to it, and it is what a checkpoint
+then holds.
 """
 
 from __future__ import annotations
@@ -11,60 +17,125 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyro
+import torch
 
+from .architecture import check_same_architecture
 from .checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from .random_state import get_random_state, set_random_state
 
+FORMAT = "ppgen-training-state-1"
+
+
+def cloned(value):
+    """``value`` with every tensor in it copied (dicts, lists and tuples are rebuilt)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {key: cloned(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(cloned(item) for item in value)
+    return value
+
 
 class TrainingState:
-    """Where a run stands: ``step``, ``train_time`` and the rows of the history so far."""
+    """Where a run stands: ``step``, ``train_time``, the history ``rows`` and early stopping's
+    ``best`` (``{"score", "step", "weights", "waited"}`` or ``None``)."""
 
-    def __init__(self, path, settings: dict, modules, param_names, stepper, order, generator):
+    def __init__(
+        self, path, settings, architecture, modules, param_names, stepper, order, generator
+    ):
         self.path = None if path is None else Path(path)
-        self.settings, self.modules, self.param_names = settings, modules, param_names
+        self.settings, self.architecture = settings, architecture
+        self.modules, self.param_names = modules, param_names
         self.stepper, self.order, self.generator = stepper, order, generator
         self.step, self.train_time, self.rows = 0, 0.0, []
+        self.best = None
+        self.stopped = None  # why a stopping rule ended the run: "early_stopping", "converged"
+        self.last_good = None  # capture() of the last log step with finite losses
+
+    # ----- weights only (early stopping's best state) ----------------------------------------
+    def weights(self) -> dict:
+        return cloned(
+            {
+                "modules": [m.state_dict() for m in self.modules],
+                "params": {n: pyro.param(n).unconstrained() for n in self.param_names},
+            }
+        )
+
+    def load_weights(self, weights: dict) -> None:
+        for module, module_state in zip(self.modules, weights["modules"]):
+            module.load_state_dict(module_state)
+        for name, value in weights["params"].items():
+            # In place, so that the optimizer keeps pointing at the same tensors.
+            pyro.param(name).unconstrained().data.copy_(value)
+
+    # ----- the whole state -------------------------------------------------------------------
+    def capture(self, rows: list, copy: bool = False) -> dict:
+        """The whole state as a dict. With ``copy`` (kept in memory), tensors are copied and the
+        history is kept as its length (rows are only ever appended)."""
+        state = {
+            "format": FORMAT,
+            "settings": self.settings,
+            "architecture": self.architecture,
+            "modules": [m.state_dict() for m in self.modules],
+            "params": {n: pyro.param(n).unconstrained().detach() for n in self.param_names},
+            **self.stepper.state(),
+            "rng": get_random_state(),
+            "generator": self.generator.get_state(),
+            "step": self.step,
+            **self.order.state(),
+            "train_time": self.train_time,
+            "history": None if copy else list(rows),
+            "history_length": len(rows),
+            "stopped": self.stopped,
+        }
+        # Early stopping's best weights are copies already, never changed in place.
+        return {**(cloned(state) if copy else state), "best": self.best}
+
+    def apply(self, state: dict) -> None:
+        """Put the run back to a captured state."""
+        self.load_weights(state)
+        self.stepper.load(state)
+        set_random_state(state["rng"])
+        self.generator.set_state(state["generator"])
+        self.order.load(state)
+        self.step, self.train_time = state["step"], state["train_time"]
+        rows = state["history"]
+        self.rows = self.rows[: state["history_length"]] if rows is None else list(rows)
+        self.best, self.stopped = state["best"], state["stopped"]
 
     def resume(self) -> bool:
-        """Load the checkpoint if it exists (its settings must match); whether it did."""
+        """Load the checkpoint if it exists (its architecture and settings must match); whether
+        it did."""
         if self.path is None or not self.path.exists():
             return False
         # Loaded on the CPU: RNG states must stay there; parameters and optimizer state are
         # copied onto their own devices by load_state_dict.
         state = load_checkpoint(self.path, map_location="cpu")
+        if state.get("format") != FORMAT:
+            raise ValueError(f"{self.path} is not a ppgen training checkpoint ({FORMAT})")
+        check_same_architecture(state["architecture"], self.architecture, self.path)
         check_same_settings(state["settings"], self.settings, self.path)
-        for module, module_state in zip(self.modules, state["modules"]):
-            module.load_state_dict(module_state)
-        for name, value in state["params"].items():
-            # In place, so that the optimizer keeps pointing at the same tensors.
-            pyro.param(name).unconstrained().data.copy_(value)
-        self.stepper.load(state)
-        set_random_state(state["rng"])
-        self.generator.set_state(state["generator"])
-        self.order.load(state)
-        self.step, self.train_time, self.rows = state["step"], state["train_time"], state["history"]
+        self.apply(state)
         return True
 
     def save(self, rows: list) -> None:
-        save_checkpoint(
-            self.path,
-            {
-                "settings": self.settings,
-                "modules": [m.state_dict() for m in self.modules],
-                "params": {n: pyro.param(n).unconstrained().detach() for n in self.param_names},
-                **self.stepper.state(),
-                "rng": get_random_state(),
-                "generator": self.generator.get_state(),
-                "step": self.step,
-                **self.order.state(),
-                "train_time": self.train_time,
-                "history": rows,
-            },
-        )
+        save_checkpoint(self.path, self.capture(rows))
 
-    def last_good(self) -> str:
-        """Where the last good checkpoint is, for a divergence message ('' if none)."""
-        if self.path is None or not self.path.exists():
+    def keep_last_good(self, rows: list) -> None:
+        self.last_good = self.capture(rows, copy=True)
+
+    def restore_last_good(self) -> str:
+        """After a divergence: the model back to the last good state (saved to the checkpoint
+        where there is one); returns a sentence saying what happened, for the error message."""
+        if self.last_good is None:
             return ""
-        saved = load_checkpoint(self.path)["step"]
-        return f" The last good checkpoint (step {saved}) is kept at {self.path}."
+        self.apply(self.last_good)
+        saved = ""
+        if self.path is not None:
+            save_checkpoint(self.path, {**self.last_good, "history": list(self.rows)})
+            saved = f", and saved to {self.path}"
+        return (
+            f" The model is restored to step {self.step}, the last logged step with finite "
+            f"losses{saved}."
+        )

@@ -8,6 +8,8 @@ that takes a Pyro model/guide pair (``pyro.infer.SVI``, every ELBO, ``ppgen.fit`
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import warnings
 from copy import deepcopy
@@ -22,6 +24,46 @@ from ..validation import check_data, constant_columns
 # parameter store under their full names, so two models sharing a name would silently share (and
 # overwrite) each other's parameters there.
 _instance_counter = itertools.count()
+
+
+def _plain(value):
+    """A constructor option as a plain value for checkpoints and messages: numbers, strings and
+    containers of them as they are; anything else (a network, a flow object) by its class name."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return f"<{type(value).__qualname__}>"
+
+
+def _recording_options(init):
+    """Wrap a subclass's ``__init__`` so that the outermost call records its arguments (without
+    ``self`` and ``name``) as ``constructor_options``: a checkpoint names them when a resume
+    meets another architecture (:mod:`ppgen.inference.architecture`)."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def recorded(self, *args, **kwargs):
+        outermost = "constructor_options" not in self.__dict__
+        if outermost:
+            self.__dict__["constructor_options"] = {}
+        init(self, *args, **kwargs)
+        if outermost:
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            options = {}
+            for key, value in list(bound.arguments.items())[1:]:
+                kind = signature.parameters[key].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    options.update({k: _plain(v) for k, v in value.items()})
+                elif key != "name":
+                    options[key] = _plain(value)
+            self.__dict__["constructor_options"] = options
+
+    return recorded
+
 
 #: The observation models a ``GenerativeModel`` can declare (see ``likelihood``).
 LIKELIHOODS = ("gaussian", "bernoulli", "continuous_bernoulli", "density", "implicit")
@@ -86,6 +128,15 @@ class GenerativeModel(PyroModule):
     #: Whether ``model``/``guide`` have no data-dependent Python control flow, so that ``fit``
     #: may replay them from a TorchScript trace (recipe step 9).
     traceable = False
+    #: ``fit``'s learning rate and budget unless given: ones with which the model converges on
+    #: its bundled data sets (measured in ``benchmarks/fit_defaults.py``).
+    default_lr = 1e-3
+    default_steps = 1000
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_options(cls.__dict__["__init__"])
 
     def __init__(self, data_dim: int, *, name: str | None = None):
         if not isinstance(data_dim, int) or data_dim < 1:

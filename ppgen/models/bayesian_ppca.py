@@ -42,6 +42,8 @@ class BayesianPPCA(GenerativeModel):
     traceable = True  # no data-dependent control flow in model/guide
 
     likelihood = "gaussian"
+    default_lr = 0.01
+    default_steps = 5000
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ class FactorAnalysis(LinearFactorModel):
     """Factor analysis with ``latent_dim`` factors and diagonal noise ``psi``."""
 
     constant_columns_unbounded = True
+    default_lr = 0.01  # per-dimension noise scales are unstable at PPCA's 0.03
 
     def __init__(self, data_dim: int, latent_dim: int = 2, *, name: str | None = None):
         super().__init__(data_dim, latent_dim, name=name)

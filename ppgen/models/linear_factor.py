@@ -32,6 +32,10 @@ class LinearFactorModel(GenerativeModel):
     traceable = True  # no data-dependent control flow in model/guide
 
     likelihood = "gaussian"
+    # Linear-Gaussian models take large steps: on digits (61 dimensions, 10 factors) these reach
+    # scikit-learn's optimum within 0.3 nats per image (benchmarks/results/fit_defaults.md).
+    default_lr = 0.03
+    default_steps = 5000
 
     def __init__(self, data_dim: int, latent_dim: int = 2, *, name: str | None = None):
         super().__init__(data_dim, name=name)

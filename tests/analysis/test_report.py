@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ppgen.cli import main
-from ppgen.reporting import load_run
+from ppgen.run_folder import load_run
 
 FIT = ["fit", "--data", "linear_gaussian", "--batch-size", "0", "--lr", "0.05", "--no-progress"]
 

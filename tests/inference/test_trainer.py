@@ -138,55 +138,59 @@ def test_resume_refuses_other_settings(tmp_path, lg):
         fit(new_ppca(), lg, steps=10, lr=0.02, checkpoint=path, progress=False)
 
 
-def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path, lg):
-    """A NaN loss with finite gradients is caught at the next log step (35)."""
+def test_nan_loss_is_reported_at_its_exact_step_and_the_last_good_state_kept(tmp_path, lg):
+    """A NaN loss at step 34 is found on the next log step (35) and reported as step 34; the
+    model goes back to step 30 (the last log step with finite losses), which is saved."""
     elbo = Trace_ELBO(max_plate_nesting=1)
     calls = {"n": 0}
 
-    def nan_at_step_33(model, guide, x):
+    def nan_at_step_34(model, guide, x):
         if torch.is_grad_enabled():
-            calls["n"] += 1  # call 1 creates parameters; call k + 1 is step k
+            calls["n"] += 1  # parameters are discovered without gradients: call k is step k
         value = elbo.differentiable_loss(model, guide, x)
         return value + torch.tensor(math.nan) if calls["n"] == 34 else value
 
     path = tmp_path / "run.ckpt"
-    with pytest.raises(TrainingDivergedError, match="diverged at step 35.*loss became nan") as info:
+    model = new_ppca()
+    with pytest.raises(TrainingDivergedError, match="diverged at step 34.*loss became nan") as info:
         fit(
-            new_ppca(),
+            model,
             lg,
-            loss=nan_at_step_33,
+            loss=nan_at_step_34,
             steps=100,
             log_every=5,
             checkpoint_every=10,
             checkpoint=path,
             progress=False,
         )
-    assert "last good checkpoint (step 30) is kept" in str(info.value)
+    assert "restored to step 30" in str(info.value) and info.value.step == 34
     state = load_checkpoint(path)
     assert state["step"] == 30
     assert all(torch.isfinite(v).all() for v in state["modules"][0].values())
+    for key, value in model.state_dict().items():  # the model holds step 30's values
+        assert torch.equal(value, state["modules"][0][key]), key
     assert len(info.value.history) == 6  # rows for steps 5..30
 
 
-def test_exploding_parameters_stop_the_run_at_the_next_log_step(tmp_path, lg):
-    """A NaN gradient poisons the parameters; the loss turns NaN, which the next log step (the
-    only host sync) reports as a divergence naming that step, and the last checkpoint survives.
+def test_exploding_parameters_are_reported_at_the_first_non_finite_loss(tmp_path, lg):
+    """A NaN loss and gradient at step 13 poison the parameters; the next log step (15, the only
+    host sync) reports step 13, and the model goes back to step 10, before the poison.
     Steps run without Pyro's per-step validation, whose checks would sync every step."""
     elbo = Trace_ELBO(max_plate_nesting=1)
     calls = {"n": 0}
 
-    def nan_gradient_at_step_12(model, guide, x):
+    def nan_gradient_at_step_13(model, guide, x):
         if torch.is_grad_enabled():
             calls["n"] += 1
         value = elbo.differentiable_loss(model, guide, x)
         return value * math.nan if calls["n"] == 13 else value
 
     path = tmp_path / "run.ckpt"
-    with pytest.raises(TrainingDivergedError, match="step 15.*loss became nan.*step 10"):
+    with pytest.raises(TrainingDivergedError, match="step 13.*loss became nan.*step 10"):
         fit(
             new_ppca(),
             lg,
-            loss=nan_gradient_at_step_12,
+            loss=nan_gradient_at_step_13,
             steps=100,
             log_every=5,
             checkpoint_every=10,
