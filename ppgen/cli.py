@@ -37,7 +37,7 @@ def _parse_options(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"ppgen: error: --option expects key=value, got {pair!r}")
+            raise ValueError(f"--option and --data-option expect KEY=VALUE, got {pair!r}")
         try:
             options[key.replace("-", "_")] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -292,11 +292,18 @@ def cmd_demo(args) -> None:
     print(f"demo report: {run_dir / 'report.md'}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (``ppgen fit: error: ...``), not usage + error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ppgen", description="Deep generative models as Pyro model/guide pairs."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("list", help="models, estimators and data sets").set_defaults(func=cmd_list)
     _add_fit(sub)
@@ -440,7 +447,10 @@ def _is_user_error(error: BaseException) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Run a command; a user's error is one line on stderr and exit status 2, never a
     traceback (:func:`_is_user_error`)."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already printed
+        return int(done.code or 0)
     try:
         args.func(args)
     except KeyboardInterrupt:

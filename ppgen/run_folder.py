@@ -189,8 +189,8 @@ def load_run(
     missing = [f for f in (CONFIG, MODEL) if not (run_dir / f).is_file()]
     if missing:
         raise FileNotFoundError(
-            f"{run_dir} is not a finished ppgen run folder (missing {', '.join(missing)}); "
-            "it is written by `ppgen fit`"
+            f"{run_dir} is not a ppgen run folder, or its run has not finished (missing "
+            f"{', '.join(missing)}); it is written by `ppgen fit`"
         )
     config = _read_config(run_dir)
     check_config(run_dir, config, trust_code)

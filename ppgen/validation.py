@@ -71,7 +71,6 @@ def check_data(
         )
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {tuple(x.shape)}): there is nothing to fit")
-    check_not_tracking_gradients(x, name)
     if event_dim is not None and x.shape[1] != event_dim:
         raise ValueError(
             f"{name} has {x.shape[1]} features per point but the model expects {event_dim}"

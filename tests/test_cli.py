@@ -225,7 +225,7 @@ class MyPCA(GenerativeModel):
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".csv"])
-def test_fit_evaluate_and_compare_a_users_model_file_on_a_users_data_file(tmp_path, suffix):
+def test_fit_evaluate_and_compare_a_users_model_file_on_a_users_data_file(tmp_path, suffix, capsys):
     """Issue 14: `ppgen fit path/models.py:MyPCA --data rows.npz` (or .csv) writes a run folder
     whose config names the file data set, and `ppgen evaluate` reloads both from it."""
     import numpy as np
@@ -244,12 +244,15 @@ def test_fit_evaluate_and_compare_a_users_model_file_on_a_users_data_file(tmp_pa
     config = __import__("json").loads((out / "config.json").read_text())
     assert config["data"] == "file" and config["data_options"]["path"] == str(data_file)
     assert config["model"].endswith("models.py:MyPCA")
-    assert main(["evaluate", str(out), "--num-samples", "50"]) == 0
+    # The run folder names Python code: reloading it runs that file, so it takes consent.
+    assert main(["evaluate", str(out), "--num-samples", "50"]) == 2
+    assert "--trust-model-code" in capsys.readouterr().err
+    assert main(["evaluate", str(out), "--num-samples", "50", "--trust-model-code"]) == 0
     table = pd.read_csv(out / "evaluation.csv").set_index("split")
     assert list(table.index) == ["train", "val", "test"]
     assert table["elbo"].between(-30, 0).all(), table  # nats per 4-d row, finite
     if suffix == ".npz":
-        assert main(["analyze", str(out), "--num-samples", "20"]) == 0
+        assert main(["analyze", str(out), "--num-samples", "20", "--trust-model-code"]) == 0
         assert (out / "analysis" / "inference_data.nc").is_file()
         assert "log-likelihood is conditional" in (out / "analysis" / "loo_skipped.txt").read_text()
 

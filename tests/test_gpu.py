@@ -266,3 +266,38 @@ def test_per_datapoint_and_joint_log_likelihoods_on_cuda():
     assert per_point.is_cuda and torch.allclose(per_point, exact, atol=1e-4)
     joint = joint_log_likelihood((model, guide), x, num_samples=10)
     assert float(joint) == pytest.approx(float(exact.sum()), abs=1e-3)
+
+
+@pytest.mark.gpu
+def test_a_killed_cuda_run_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch):
+    """Issue 15 on CUDA: the checkpoint holds the CUDA generators too, so a run killed at step 23
+    and resumed equals one that never stopped, bit for bit."""
+    from ppgen import VAE
+    from ppgen.inference.step import Stepper
+
+    data = load_dataset("digits", binarize="dynamic")
+    settings = dict(steps=40, batch_size=64, lr=0.01, log_every=2, checkpoint_every=4, seed=1)
+
+    def new_model():
+        torch.manual_seed(1)
+        return VAE(64, 2, hidden_dims=[16])
+
+    expected = new_model()
+    fit(expected, data, device="cuda", progress=False, **settings)
+    real_step, taken = Stepper.model_step, {"n": 0}
+
+    def die_at_23(self, *args):
+        taken["n"] += 1
+        if taken["n"] == 23:
+            raise KeyboardInterrupt
+        return real_step(self, *args)
+
+    monkeypatch.setattr(Stepper, "model_step", die_at_23)
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(new_model(), data, device="cuda", checkpoint=path, progress=False, **settings)
+    monkeypatch.undo()
+    resumed = new_model()
+    fit(resumed, data, device="cuda", checkpoint=path, progress=False, **settings)
+    for key, value in expected.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key

@@ -26,6 +26,7 @@
 # %%
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,7 +45,13 @@ from ppgen.evaluation import elbo
 from ppgen.plots import image_grid, plot_exact_vs_estimate, plot_history, unflatten_images
 
 SMOKE = os.environ.get("PPGEN_SMOKE") == "1"
-FIGURES = Path(os.environ.get("PPGEN_FIGURES", "docs/figures/01_ppca_factor_analysis"))
+# Figures for the docs go to docs/figures/ (run from the repository's root); a smoke run
+# writes them to a temporary folder, never over the committed ones.
+FIGURES = Path(
+    os.environ.get("PPGEN_FIGURES")
+    or (tempfile.mkdtemp(prefix="ppgen-smoke-") if SMOKE
+        else "docs/figures/01_ppca_factor_analysis")
+)  # fmt: skip
 FIGURES.mkdir(parents=True, exist_ok=True)
 DEVICE = ppgen.inference.resolve_device("auto")
 

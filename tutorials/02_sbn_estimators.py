@@ -19,6 +19,7 @@
 # %%
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -36,7 +37,13 @@ from ppgen.inference import get_estimator
 from ppgen.plots import plot_comparison
 
 SMOKE = os.environ.get("PPGEN_SMOKE") == "1"
-FIGURES = Path(os.environ.get("PPGEN_FIGURES", "docs/figures/02_sbn_estimators"))
+# Figures for the docs go to docs/figures/ (run from the repository's root); a smoke run
+# writes them to a temporary folder, never over the committed ones.
+FIGURES = Path(
+    os.environ.get("PPGEN_FIGURES")
+    or (tempfile.mkdtemp(prefix="ppgen-smoke-") if SMOKE
+        else "docs/figures/02_sbn_estimators")
+)  # fmt: skip
 FIGURES.mkdir(parents=True, exist_ok=True)
 
 

@@ -26,6 +26,7 @@
 # %%
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -58,7 +59,13 @@ from ppgen.plots import (
 )
 
 SMOKE = os.environ.get("PPGEN_SMOKE") == "1"
-FIGURES = Path(os.environ.get("PPGEN_FIGURES", "docs/figures/03_vae_iwae"))
+# Figures for the docs go to docs/figures/ (run from the repository's root); a smoke run
+# writes them to a temporary folder, never over the committed ones.
+FIGURES = Path(
+    os.environ.get("PPGEN_FIGURES")
+    or (tempfile.mkdtemp(prefix="ppgen-smoke-") if SMOKE
+        else "docs/figures/03_vae_iwae")
+)  # fmt: skip
 FIGURES.mkdir(parents=True, exist_ok=True)
 STEPS = 30 if SMOKE else 4000
 EVAL_SAMPLES = 50 if SMOKE else 5000

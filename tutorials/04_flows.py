@@ -30,6 +30,7 @@
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -47,7 +48,13 @@ from ppgen.models.flows import available_flows, build_flow
 from ppgen.plots import image_grid, plot_densities_2d, plot_history, unflatten_images
 
 SMOKE = os.environ.get("PPGEN_SMOKE") == "1"
-FIGURES = Path(os.environ.get("PPGEN_FIGURES", "docs/figures/04_flows"))
+# Figures for the docs go to docs/figures/ (run from the repository's root); a smoke run
+# writes them to a temporary folder, never over the committed ones.
+FIGURES = Path(
+    os.environ.get("PPGEN_FIGURES")
+    or (tempfile.mkdtemp(prefix="ppgen-smoke-") if SMOKE
+        else "docs/figures/04_flows")
+)  # fmt: skip
 FIGURES.mkdir(parents=True, exist_ok=True)
 STEPS = 20 if SMOKE else 2500
 

@@ -34,6 +34,7 @@
 # %%
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -57,7 +58,13 @@ from ppgen.models import VAE, Generator
 from ppgen.plots import plot_history, plot_samples_2d
 
 SMOKE = os.environ.get("PPGEN_SMOKE") == "1"
-FIGURES = Path(os.environ.get("PPGEN_FIGURES", "docs/figures/05_adversarial_mmd"))
+# Figures for the docs go to docs/figures/ (run from the repository's root); a smoke run
+# writes them to a temporary folder, never over the committed ones.
+FIGURES = Path(
+    os.environ.get("PPGEN_FIGURES")
+    or (tempfile.mkdtemp(prefix="ppgen-smoke-") if SMOKE
+        else "docs/figures/05_adversarial_mmd")
+)  # fmt: skip
 FIGURES.mkdir(parents=True, exist_ok=True)
 STEPS = 20 if SMOKE else 4000
 TRIALS = 20 if SMOKE else 300

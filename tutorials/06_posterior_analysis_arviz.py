@@ -24,6 +24,7 @@
 # %%
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -51,7 +52,13 @@ from ppgen.models import PPCA, BayesianPPCA
 
 warnings.filterwarnings("ignore", category=FutureWarning)  # ArviZ's notice about its 1.0 API
 SMOKE = os.environ.get("PPGEN_SMOKE") == "1"
-FIGURES = Path(os.environ.get("PPGEN_FIGURES", "docs/figures/06_posterior_analysis_arviz"))
+# Figures for the docs go to docs/figures/ (run from the repository's root); a smoke run
+# writes them to a temporary folder, never over the committed ones.
+FIGURES = Path(
+    os.environ.get("PPGEN_FIGURES")
+    or (tempfile.mkdtemp(prefix="ppgen-smoke-") if SMOKE
+        else "docs/figures/06_posterior_analysis_arviz")
+)  # fmt: skip
 FIGURES.mkdir(parents=True, exist_ok=True)
 STEPS = 20 if SMOKE else 1500
 DRAWS = 50 if SMOKE else 500

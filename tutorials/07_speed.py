@@ -26,6 +26,7 @@
 # %%
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -41,7 +42,13 @@ from ppgen.evaluation import log_likelihood
 from ppgen.models import VAE, SigmoidBeliefNet
 
 SMOKE = os.environ.get("PPGEN_SMOKE") == "1"
-FIGURES = Path(os.environ.get("PPGEN_FIGURES", "docs/figures/07_speed"))
+# Figures for the docs go to docs/figures/ (run from the repository's root); a smoke run
+# writes them to a temporary folder, never over the committed ones.
+FIGURES = Path(
+    os.environ.get("PPGEN_FIGURES")
+    or (tempfile.mkdtemp(prefix="ppgen-smoke-") if SMOKE
+        else "docs/figures/07_speed")
+)  # fmt: skip
 FIGURES.mkdir(parents=True, exist_ok=True)
 RESULTS = Path("benchmarks/results")
 STEPS = 40 if SMOKE else 400

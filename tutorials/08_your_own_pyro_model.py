@@ -23,6 +23,7 @@
 # %%
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -49,7 +50,13 @@ import pyro_examples  # noqa: E402  (Pyro's example programs, next to this file)
 
 warnings.filterwarnings("ignore", category=FutureWarning)  # ArviZ's notice about its 1.0 API
 SMOKE = os.environ.get("PPGEN_SMOKE") == "1"
-FIGURES = Path(os.environ.get("PPGEN_FIGURES", "docs/figures/08_your_own_pyro_model"))
+# Figures for the docs go to docs/figures/ (run from the repository's root); a smoke run
+# writes them to a temporary folder, never over the committed ones.
+FIGURES = Path(
+    os.environ.get("PPGEN_FIGURES")
+    or (tempfile.mkdtemp(prefix="ppgen-smoke-") if SMOKE
+        else "docs/figures/08_your_own_pyro_model")
+)  # fmt: skip
 FIGURES.mkdir(parents=True, exist_ok=True)
 STEPS = 30 if SMOKE else 1500
 EVAL_SAMPLES = 20 if SMOKE else 500

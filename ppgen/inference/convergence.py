@@ -1,14 +1,17 @@
 """Whether a run has converged, and early stopping on the validation score.
 
-**Convergence** is read off the logged curve (the validation log-likelihood or loss where there
-are enough validations, else the training loss per data point). Learning-rate schedules make the
-plain slope misleading: a cosine schedule flattens any curve at its end, converged or not. So the
-test measures progress *per unit of learning rate* (the sum of the rates over the steps between):
-the run has *not* converged when, between the last two tenths of the run, the curve improved
+**Convergence** is read off the logged curve of the objective (on validation data where there are
+enough validations, else on the training batches, per data point). The run has *not* converged when
+the second half of the run still improved the curve (the mean of its last tenth against the mean
+of the tenth before the middle)
 
-- by more than twice the standard error of the difference of their means (not noise), and
-- at more than ``tolerance`` (default 10 %) of the rate per unit of learning rate that the whole
-  run averaged from its first tenth to its last.
+- by more than ``tolerance`` (default 2 %) of the curve's scale: the larger of everything the
+  run gained from its first tenth to its last, and the size of its final value (so that a run
+  started close to its optimum is judged against the objective, not against its small gain), and
+- by more than twice the standard error of that difference (so that noise alone rarely does).
+
+A whole half, rather than the last few steps, because learning-rate schedules flatten the end of
+any curve: under ppgen's cosine schedule the last tenth of a badly under-trained run moves little.
 
 ``fit`` warns with :class:`ConvergenceWarning` and sets ``FitResult.converged``;
 ``fit(steps="converged")`` trains until the test passes, up to ``max_steps``.
@@ -24,9 +27,8 @@ import math
 import statistics
 import warnings
 
-#: The share of the run's average progress per unit of learning rate that its last tenth may
-#: still make, for a converged run.
-DEFAULT_TOLERANCE = 0.1
+#: The share of the curve's scale that its second half may still gain, for a converged run.
+DEFAULT_TOLERANCE = 0.02
 #: Fewest logged values in each tenth of the run for the test to be made at all.
 MIN_PER_TENTH = 2
 
@@ -41,54 +43,44 @@ def _mean_and_variance(values: list[float]) -> tuple[float, float]:
     return mean, variance
 
 
-def _cumulative_lr(rows: list[dict]) -> list[float]:
-    """The learning rate summed over the steps up to each row (rows log every few steps)."""
-    total, previous, sums = 0.0, 0, []
-    for row in rows:
-        total += row["lr"] * (row["step"] - previous)
-        previous = row["step"]
-        sums.append(total)
-    return sums
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def convergence_check(rows: list[dict], column: str, sign: float, tolerance=DEFAULT_TOLERANCE):
     """``(converged, detail)`` for the curve ``sign * row[column]`` (lower is better) over the
     rows that have it; ``converged`` is ``None`` when the curve is too short to tell (fewer than
     ``10 * MIN_PER_TENTH`` values) or not finite."""
-    spent = _cumulative_lr(rows)
-    points = [(sign * r[column], c) for r, c in zip(rows, spent) if r.get(column) is not None]
-    values = [v for v, _ in points]
-    tenth = len(points) // 10
+    values = [sign * row[column] for row in rows if not _missing(row.get(column))]
+    tenth = len(values) // 10
     if tenth < MIN_PER_TENTH or not all(math.isfinite(v) for v in values):
-        return None, f"{len(points)} logged values are too few to judge convergence"
+        return None, f"{len(values)} logged values are too few to judge convergence"
+    middle = len(values) // 2
     first, _ = _mean_and_variance(values[:tenth])
-    before, before_var = _mean_and_variance(values[-2 * tenth : -tenth])
+    before, before_var = _mean_and_variance(values[middle - tenth : middle])
     last, last_var = _mean_and_variance(values[-tenth:])
-    lr_first, lr_before, lr_last = (
-        statistics.fmean(c for _, c in part)
-        for part in (points[:tenth], points[-2 * tenth : -tenth], points[-tenth:])
-    )
-    recent, total = before - last, first - last
-    recent_rate = recent / max(lr_last - lr_before, 1e-30)
-    average_rate = total / max(lr_last - lr_first, 1e-30)
+    recent, scale = before - last, max(first - last, abs(last))
     significant = recent > 2 * math.sqrt(before_var + last_var)
-    if significant and (total <= 0 or recent_rate > tolerance * average_rate):
-        share = f", {recent_rate / average_rate:.0%} of" if total > 0 else ", against"
+    if significant and recent > tolerance * scale:
         return False, (
-            f"its last tenth still improved by {recent:.4g} per data point{share} the run's "
-            f"average progress per unit of learning rate (tolerance {tolerance:.0%})"
+            f"its second half still improved it by {recent:.4g} per data point, "
+            f"{recent / scale:.1%} of its scale {scale:.4g} (tolerance {tolerance:.0%})"
         )
-    return True, f"its last tenth improved by {recent:.4g}, within noise or tolerance"
+    return True, f"its second half improved it by {recent:.4g}, within noise or tolerance"
 
 
 def monitored_curve(rows: list[dict]) -> tuple[str, float]:
     """``(column, sign)``: the curve convergence is judged on, ``sign * value`` lower is
-    better: the validation log-likelihood, else the validation loss, where there are enough
-    validations; else the training loss."""
-    for column, sign in (("val_log_lik", -1.0), ("val_loss", 1.0)):
-        if sum(column in row for row in rows) >= 10 * MIN_PER_TENTH:
-            return column, sign
+    better: the objective itself, on validation data where there are enough validations, else
+    on the training batches. (Not the validation log-likelihood: while the guide is poor, the
+    model may trade it for a tighter bound, and the run is still converging.)"""
+    if sum(column_present(row, "val_loss") for row in rows) >= 10 * MIN_PER_TENTH:
+        return "val_loss", 1.0
     return "loss", 1.0
+
+
+def column_present(row: dict, column: str) -> bool:
+    return not _missing(row.get(column))
 
 
 def warn_if_not_converged(rows: list[dict], tolerance: float, hint: str) -> bool | None:
@@ -99,7 +91,7 @@ def warn_if_not_converged(rows: list[dict], tolerance: float, hint: str) -> bool
         warnings.warn(
             f"training has not converged ({column}): {detail}. {hint}",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=5,  # the user's call of fit (fit -> _train -> _finish -> here)
         )
     return converged
 

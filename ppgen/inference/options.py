@@ -66,7 +66,7 @@ def check_options(options: dict) -> dict:
     compile_ = options["compile"]
     if compile_ not in COMPILE_CHOICES or not isinstance(compile_, (str, bool)):
         raise ValueError(f"compile must be 'auto', True or False, got {compile_!r}")
-    check_name(options["lr_schedule"], SCHEDULES, "learning-rate schedule")
+    check_name(options["lr_schedule"], SCHEDULES, "lr_schedule")
     check_name(options["optimizer"], OPTIMIZERS, "optimizer")
     if options["callback"] is not None and not callable(options["callback"]):
         raise TypeError(

@@ -373,7 +373,9 @@ def _budget(settings: dict, rows_per_batch: int, num_rows: int, adversary_steps:
     else:
         total = settings["steps"]
     log_every = settings["log_every"] or max(1, total // 200)
-    val_every = settings["val_every"] or max(log_every, total // 20)
+    # steps="converged" judges the validation curve on every log step (convergence.py).
+    sparse = log_every if settings["steps"] == "converged" else max(log_every, total // 20)
+    val_every = settings["val_every"] or sparse
     return total, log_every, val_every, settings["checkpoint_every"] or val_every
 
 
@@ -473,7 +475,10 @@ def _train(model, pair, modules, spec, val_spec, exact_log_prob, settings, devic
 
 def _checkpoint_settings(settings, objective, name, total_steps, rows_per_batch) -> dict:
     """What a resumed run must share with the run that wrote the checkpoint."""
-    particles = getattr(getattr(objective, "estimator", None), "num_particles", None)
+    named = isinstance(settings["estimator"], str) and settings["loss"] is None
+    # A named estimator's particles as resolved (None means its default); an estimator object
+    # owns its particles, so only what fit was told is compared.
+    particles = getattr(objective.estimator, "num_particles", None) if named else None
     return {
         "objective": name,
         "num_particles": particles or settings["num_particles"],

@@ -18,7 +18,7 @@ import pyro.poutine as poutine
 import torch
 from pyro.nn import PyroModule
 
-from ..validation import check_data, constant_columns
+from ..validation import check_data, check_not_tracking_gradients, constant_columns
 
 # Each instance gets a unique Pyro name: PyroModule parameters are mirrored in Pyro's global
 # parameter store under their full names, so two models sharing a name would silently share (and
@@ -265,6 +265,7 @@ class GenerativeModel(PyroModule):
         refused; with shared noise they are only wasteful and get a warning.
         """
         self.check_data(x, name)
+        check_not_tracking_gradients(x, name)
         if self.likelihood in ("gaussian", "density") and len(x) > 1:
             constant = constant_columns(x)
             if constant:
@@ -306,6 +307,7 @@ class GenerativeModel(PyroModule):
         self.check_training_data(train)
         if val_data is not None:
             val_data = self.check_data(val_data, "validation data")
+            check_not_tracking_gradients(val_data, "validation data")
         train_kwargs, val_kwargs = {}, {}
         if self.conditional:
             if dataset is None or dataset.train_labels is None:

@@ -26,6 +26,8 @@ class Generator(GenerativeModel):
     """Implicit generator x = g(z), z ~ N(0, I); trained by MMD (GMMN) or a GAN loss."""
 
     likelihood = "implicit"
+    # Trained by MMD on ring8 these converge (benchmarks/results/fit_defaults.md).
+    default_steps = 3000
 
     def __init__(
         self,

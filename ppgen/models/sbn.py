@@ -43,6 +43,10 @@ class SigmoidBeliefNet(GenerativeModel):
     traceable = True  # no data-dependent control flow in model/guide
 
     likelihood = "bernoulli"
+    # Discrete latents learn slowly at 1e-3: on binarized digits these defaults converge
+    # (benchmarks/results/fit_defaults.md).
+    default_lr = 0.01
+    default_steps = 4000
 
     def __init__(self, data_dim: int, hidden: list[int] | tuple[int, ...] = (8,), *, name=None):
         super().__init__(data_dim, name=name)

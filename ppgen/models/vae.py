@@ -48,6 +48,9 @@ class VAE(GenerativeModel):
     traceable = True  # no data-dependent control flow in model/guide
 
     likelihood = "bernoulli"  # the default; an instance sets its own from the constructor
+    # Converges on binarized digits (benchmarks/results/fit_defaults.md).
+    default_lr = 3e-3
+    default_steps = 4000
 
     def __init__(
         self,

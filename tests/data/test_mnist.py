@@ -77,3 +77,12 @@ def test_malformed_files(tmp_path, arrays):
     garbage.write_bytes(b"not an archive")
     with pytest.raises(ValueError, match="could not be read"):
         load_dataset("mnist", path=garbage)
+
+
+def test_nan_pixels_are_refused(tmp_path, arrays):
+    """Issue 15: NaN used to pass the 0..255 range check (every comparison with NaN is False)."""
+    floats = {k: v.astype(np.float32) for k, v in arrays.items()}
+    floats["x_test"][0, 0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", **floats)
+    with pytest.raises(ValueError, match="pixel values must lie in 0..255"):
+        load_dataset("mnist", path=tmp_path / "nan.npz")

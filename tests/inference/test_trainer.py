@@ -227,7 +227,7 @@ def test_non_finite_start_is_refused(lg):
             "device",
         ),
         (None, {"loss": lambda m, g, x: 0, "estimator": "meanfield"}, ValueError, "not both"),
-        (None, {"lr_schedule": "linear"}, ValueError, "unknown learning-rate schedule"),
+        (None, {"lr_schedule": "linear"}, ValueError, "unknown lr_schedule"),
         (None, {"num_particles": 0}, ValueError, "num_particles"),
     ],
 )
