@@ -300,9 +300,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="ppgen", description="Deep generative models as Pyro model/guide pairs."
-    )
+    parser = _Parser(prog="ppgen", description="Deep generative models as Pyro model/guide pairs.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("list", help="models, estimators and data sets").set_defaults(func=cmd_list)

@@ -27,6 +27,7 @@ from ..data import Dataset
 from ..inference import get_estimator
 from ..inference.trainer import resolve_device
 from ..models.base import GenerativeModel
+from ..validation import check_positive_int
 from .contestants import ModelContestants as _model_contestants
 from .contestants import PairContestants as _pair_contestants
 from .gradients import gradient_stats
@@ -47,7 +48,7 @@ def compare(
     *,
     steps: int = 1000,
     batch_size: int | str | None = "auto",
-    lr: float = 1e-3,
+    lr: float | None = None,
     num_particles: int | None = None,
     seed: int = 0,
     device="auto",
@@ -69,7 +70,8 @@ def compare(
         estimators: registered names, optionally with a baseline: ``"tracegraph+nvil"``. Every
             one is checked against the program first: one that does not apply (a discrete guide
             for ``iwae``...) is refused, with the reason, before any training.
-        steps, batch_size, lr, seed, device, progress: as in :func:`ppgen.fit`, shared by all.
+        steps, batch_size, lr, seed, device, progress: as in :func:`ppgen.fit`, shared by all
+            (``lr=None``: the model's own ``default_lr``).
         num_particles: particles for every estimator, or ``None`` for each one's default
             (1 for ``trace``/``tracegraph``/``iwae``, 5 for ``vimco``/``rws``).
         eval_samples: importance samples for held-out log-likelihoods that are not exact.
@@ -82,6 +84,10 @@ def compare(
     Returns:
         The table described in the module docstring, with ``attrs["histories"]``.
     """
+    check_positive_int(num_particles, "num_particles")
+    for name, value in (("steps", steps), ("eval_samples", eval_samples),
+                        ("grad_batch", grad_batch)):  # fmt: skip
+        check_positive_int(value, name, allow_none=False)
     if isinstance(estimators, str):
         estimators = [e.strip() for e in estimators.split(",") if e.strip()]
     if not estimators:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
-from ..validation import check_name
+from ..validation import check_name, check_positive_int
 
 _FACTORIES: dict[str, Callable] = {}
 _DESCRIPTIONS: dict[str, str] = {}
@@ -58,4 +58,6 @@ def get_estimator(name: str, **options):
             f"estimator {name!r} takes no option(s) {', '.join(unknown)}; "
             f"it accepts {', '.join(accepted)}"
         )
+    if "num_particles" in options:
+        check_positive_int(options["num_particles"], "num_particles", allow_none=False)
     return factory(**options)

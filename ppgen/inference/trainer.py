@@ -219,8 +219,9 @@ def fit(
         ProgramError: the program cannot be trained as asked (named site and reason), before
             any step.
         TrainingDivergedError: the loss or parameters became non-finite; the message names the
-            first such step. The model is put back to the last logged state whose losses were
-            finite, which is also saved to ``checkpoint`` where one is given.
+            first such step. The model is put back to the last good state, kept in memory on the
+            ``checkpoint_every`` cadence (with or without a file), which is also saved to
+            ``checkpoint`` where one is given.
         CheckpointWriteError: a checkpoint could not be written (the previous one is kept).
 
     Warns:

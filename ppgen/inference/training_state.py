@@ -7,9 +7,9 @@ history, and early stopping's best state. Files are written by
 :mod:`ppgen.inference.checkpoint` (atomic, checksummed, read without running code) and carry the
 architecture they belong to (:mod:`ppgen.inference.architecture`).
 
-The same state is kept in memory as the *last good state* (taken on every log step whose losses
-were finite): when training diverges, the model is put back to it, and it is what a checkpoint
-then holds.
+The same state is kept in memory as the *last good state* (taken on the checkpoint cadence, on log
+steps whose losses were finite): when training diverges, the model is put back to it, and it is
+what a checkpoint then holds.
 """
 
 from __future__ import annotations
@@ -26,15 +26,31 @@ from .random_state import get_random_state, set_random_state
 FORMAT = "ppgen-training-state-1"
 
 
-def cloned(value):
-    """``value`` with every tensor in it copied (dicts, lists and tuples are rebuilt)."""
+def cloned(value, into=None):
+    """``value`` with every tensor in it copied (dicts, lists and tuples are rebuilt). ``into``, an
+    earlier copy of the same structure, lends its tensors as buffers: the last good state is
+    taken on every log step, and copying into place costs no allocation."""
     if isinstance(value, torch.Tensor):
+        if (
+            isinstance(into, torch.Tensor)
+            and into.shape == value.shape
+            and into.dtype == value.dtype
+            and into.device == value.device
+        ):
+            return into.copy_(value.detach())  # detached: no autograd history in the copy
         return value.detach().clone()
     if isinstance(value, dict):
-        return {key: cloned(item) for key, item in value.items()}
+        into = into if isinstance(into, dict) else {}
+        return {key: cloned(item, into.get(key)) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(cloned(item) for item in value)
+        if not isinstance(into, (list, tuple)) or len(into) != len(value):
+            into = [None] * len(value)
+        return type(value)(cloned(item, old) for item, old in zip(value, into))
     return value
+
+
+#: Parts of a captured state that are new objects on every capture, never changed in place.
+FRESH = ("rng", "generator", "best")
 
 
 class TrainingState:
@@ -70,9 +86,10 @@ class TrainingState:
             pyro.param(name).unconstrained().data.copy_(value)
 
     # ----- the whole state -------------------------------------------------------------------
-    def capture(self, rows: list, copy: bool = False) -> dict:
-        """The whole state as a dict. With ``copy`` (kept in memory), tensors are copied and the
-        history is kept as its length (rows are only ever appended)."""
+    def capture(self, rows: list, copy: bool = False, into: dict | None = None) -> dict:
+        """The whole state as a dict. With ``copy`` (kept in memory), tensors are copied (into
+        the buffers of ``into``, an earlier copy, where they fit) and the history is kept as its
+        length (rows are only ever appended)."""
         state = {
             "format": FORMAT,
             "settings": self.settings,
@@ -88,9 +105,13 @@ class TrainingState:
             "history": None if copy else list(rows),
             "history_length": len(rows),
             "stopped": self.stopped,
+            "best": self.best,  # early stopping's best weights are copies already
         }
-        # Early stopping's best weights are copies already, never changed in place.
-        return {**(cloned(state) if copy else state), "best": self.best}
+        if not copy:
+            return state
+        changing = {key: value for key, value in state.items() if key not in FRESH}
+        fresh = {key: state[key] for key in FRESH}
+        return {**cloned(changing, into), **fresh}
 
     def apply(self, state: dict) -> None:
         """Put the run back to a captured state."""
@@ -123,7 +144,7 @@ class TrainingState:
         save_checkpoint(self.path, self.capture(rows))
 
     def keep_last_good(self, rows: list) -> None:
-        self.last_good = self.capture(rows, copy=True)
+        self.last_good = self.capture(rows, copy=True, into=self.last_good)
 
     def restore_last_good(self) -> str:
         """After a divergence: the model back to the last good state (saved to the checkpoint
@@ -136,6 +157,6 @@ class TrainingState:
             save_checkpoint(self.path, {**self.last_good, "history": list(self.rows)})
             saved = f", and saved to {self.path}"
         return (
-            f" The model is restored to step {self.step}, the last logged step with finite "
-            f"losses{saved}."
+            f" The model is restored to step {self.step}, the last state kept (on the "
+            f"checkpoint cadence) before the losses turned non-finite{saved}."
         )
