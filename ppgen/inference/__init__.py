@@ -5,10 +5,12 @@ custom objectives (MMD, adversarial) live in ``losses/``.
 """
 
 from . import dreg, enum, iwae, meanfield, rws, trace, tracegraph, vimco  # noqa: F401
+from .convergence import ConvergenceWarning
 from .registry import available_estimators, get_estimator, register_estimator
 from .trainer import FitResult, TrainingDivergedError, fit, resolve_device
 
 __all__ = [
+    "ConvergenceWarning",
     "FitResult",
     "TrainingDivergedError",
     "available_estimators",
