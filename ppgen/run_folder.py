@@ -36,6 +36,7 @@ from .data import Dataset, load_dataset
 from .models import get_model
 from .models.base import GenerativeModel
 from .models.registry import is_file_spec
+from .validation import probe_writable
 
 CONFIG = "config.json"
 MODEL = "model.pt"
@@ -73,10 +74,7 @@ def _writable_folder(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"--out {path} is a file, not a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".ppgen-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe_writable(path / ".ppgen-write-test")
     except OSError as error:
         raise PermissionError(
             f"cannot write the run folder {path}: {error.strerror or error}"

@@ -149,6 +149,14 @@ def check_not_tracking_gradients(x: torch.Tensor, name: str) -> None:
         )
 
 
+def probe_writable(probe) -> None:
+    """Create the folders above ``probe`` (a path) and write and delete an empty file there:
+    whether outputs can be written, checked before any training. Raises ``OSError``."""
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
 def check_name(name: str, choices: Iterable[str], what: str) -> str:
     """Check that ``name`` is one of ``choices``; otherwise raise a ``ValueError`` listing them.
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import torch
 
+from ..validation import probe_writable
+
 MAGIC = b"PPGEN-CHECKPOINT 2\n"
 DIGEST_LENGTH = 64  # hex digits of a sha256
 
@@ -50,10 +52,7 @@ def check_writable(path: str | Path) -> Path:
     if path.is_dir():
         raise CheckpointWriteError(f"checkpoint path {path} is a folder; give a file path")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe = temporary_path(path)
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe_writable(temporary_path(path))
     except OSError as error:
         raise CheckpointWriteError(
             f"cannot write the checkpoint {path}: {error.strerror or error}"

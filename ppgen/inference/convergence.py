@@ -14,7 +14,8 @@ A whole half, rather than the last few steps, because learning-rate schedules fl
 any curve: under ppgen's cosine schedule the last tenth of a badly under-trained run moves little.
 
 ``fit`` warns with :class:`ConvergenceWarning` and sets ``FitResult.converged``;
-``fit(steps="converged")`` trains until the test passes, up to ``max_steps``.
+``fit(steps="converged")`` trains until the test passes, judged from a quarter of ``max_steps``
+on and stopping at ``max_steps`` at the latest.
 
 **Early stopping** (``fit(early_stopping=PATIENCE)``) stops once the validation score has not
 improved for ``PATIENCE`` validations in a row and restores the best state seen; the best state and

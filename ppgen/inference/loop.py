@@ -142,7 +142,7 @@ class TrainingLoop:
         if validated and self.settings["early_stopping"] is not None:
             self.early_stopping(row)
         if self.settings["steps"] == "converged" and state.stopped is None and not last:
-            self.stop_if_converged()
+            self.stop_if_converged(total)
         on_cadence = state.stopped is not None or due(state.step, checkpoint_every, log_every)
         if state.path is not None and (on_cadence or last):
             state.save(self.history.rows)
@@ -156,7 +156,11 @@ class TrainingLoop:
             state.load_weights(state.best["weights"])
             state.stopped = "early_stopping"
 
-    def stop_if_converged(self) -> None:
+    def stop_if_converged(self, cap: int) -> None:
+        """``steps="converged"``: stop once the test passes, judged from a quarter of the cap on
+        (earlier, a noisy curve's steep start can pass for a plateau)."""
+        if self.state.step < cap // 4:
+            return
         rows = self.history.rows
         converged, _ = convergence_check(rows, *monitored_curve(rows), DEFAULT_TOLERANCE)
         if converged:

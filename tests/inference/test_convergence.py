@@ -52,23 +52,24 @@ def test_an_under_trained_run_warns_and_a_converged_one_does_not(lg):
 
 
 def test_the_default_budget_of_ppca_converges_on_digits():
-    """The issue's example: fit(PPCA(61, 10), digits) with fit's defaults. With the model's
-    default_lr and default_steps it converges, within 0.5 nats per image of scikit-learn's
-    PCA(10) on the test split (-156.37; benchmarks/results/fit_defaults.md)."""
+    """The issue's example, as written: fit(PPCA(61, 10), digits) from a random start with fit's
+    defaults (lr 1e-3 and 1000 steps ended 236 nats short, silently). With PPCA's default_lr and
+    default_steps it converges, within 0.3 nats per image of scikit-learn's PCA(10) on the test
+    split (-156.37; measured -156.46, benchmarks/results/fit_defaults.md)."""
     digits = load_dataset("digits", drop_constant=True)
     torch.manual_seed(0)
-    model = PPCA(digits.num_features, 10).init_from_data(digits.train)
+    model = PPCA(digits.num_features, 10)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         result = fit(model, digits, progress=False)
     assert result.converged is True
-    assert float(model.log_prob(digits.test).mean()) > -156.37 - 0.5
+    assert float(model.log_prob(digits.test).mean()) > -156.37 - 0.3
 
 
 def test_steps_converged_stops_before_its_cap(lg):
     model, result, warned = fit_ppca(lg, lr=0.02, steps="converged", max_steps=6000)
     assert result.stopped == "converged" and result.converged is True and not warned
-    assert result.history["step"].iloc[-1] < 6000
+    assert 6000 // 4 <= result.history["step"].iloc[-1] < 6000
     assert float(model.log_prob(lg.val).mean()) > -7.8  # the optimum is about -7.51
 
 
