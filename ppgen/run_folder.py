@@ -10,9 +10,10 @@ figures, and with ``--checkpoint`` the ``checkpoint.pt`` that a re-run resumes f
 - the model is a registered ppgen model name; a model in a Python file (``path.py:Class``) runs
   that file when loaded, so it is refused unless the caller says the code is trusted
   (``trust_code=True``, ``--trust-model-code``);
-- the data set is a registered name with its options; files it reads (``path=``) must be data
-  files (``.npy``, ``.npz``, ``.pt``, ``.csv``, MNIST's IDX files) read by ppgen's loaders, which
-  never unpickle, and a file whose sha256 differs from the one recorded at fit time is refused;
+- the data set is a registered name with its options; a file it names (``path=``) is read by
+  ppgen's loaders, which take only data files (``.npy``, ``.npz``, ``.pt``, ``.csv``, MNIST's IDX
+  files) and never unpickle, and a file whose sha256 differs from the one recorded at fit time is
+  refused;
 - ``model.pt`` is read with ``torch.load(weights_only=True)`` (tensors only), and must match the
   sha256 recorded in ``config.json``.
 
