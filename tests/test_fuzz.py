@@ -158,17 +158,8 @@ def test_evaluation_refuses_bad_arguments_by_name(lg, data):
     if name not in allowed:
         return
     bad = {
-        "x": BAD_ROWS.filter(
-            lambda r: (
-                not isinstance(r, torch.Tensor)
-                or r.dim() != 2
-                or r.dtype == torch.float32
-                and r.shape[1] == 4
-                and r.numel()
-                and not torch.isfinite(r).all()
-                or r.shape[0] == 0
-            )
-        ),
+        # Evaluation runs without gradients: data that requires them is harmless there.
+        "x": BAD_ROWS.filter(lambda r: not (isinstance(r, torch.Tensor) and r.requires_grad)),
         "num_samples": BAD_COUNT,
         "chunk_size": BAD_COUNT,
         "batch_size": BAD_COUNT.filter(lambda v: v is not None),
