@@ -1,4 +1,5 @@
-"""Shared fixtures: seeding, the Agg backend, and skipping GPU tests without CUDA."""
+"""Shared fixtures: seeding, the Agg backend, skipping GPU tests without CUDA, and kills at
+chosen training steps."""
 
 import matplotlib
 
@@ -25,3 +26,28 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+class KilledAtStep(Exception):
+    """Stands for a kill (SIGKILL, a pre-empted job) at a chosen training step."""
+
+
+@pytest.fixture
+def kill_at_steps(monkeypatch):
+    """``kill_at_steps({3, 17})``: the model steps with these numbers (counted from 1 over the
+    whole test) raise :class:`KilledAtStep` instead of running; returns that class."""
+    from ppgen.inference.step import Stepper
+
+    real_step, taken = Stepper.model_step, [0]
+
+    def install(steps):
+        def step_or_die(self, *args):
+            taken[0] += 1
+            if taken[0] in steps:
+                raise KilledAtStep(f"killed at step {taken[0]}")
+            return real_step(self, *args)
+
+        monkeypatch.setattr(Stepper, "model_step", step_or_die)
+        return KilledAtStep
+
+    return install

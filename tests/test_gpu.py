@@ -269,11 +269,10 @@ def test_per_datapoint_and_joint_log_likelihoods_on_cuda():
 
 
 @pytest.mark.gpu
-def test_a_killed_cuda_run_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch):
+def test_a_killed_cuda_run_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch, kill_at_steps):
     """Issue 15 on CUDA: the checkpoint holds the CUDA generators too, so a run killed at step 23
     and resumed equals one that never stopped, bit for bit."""
     from ppgen import VAE
-    from ppgen.inference.step import Stepper
 
     data = load_dataset("digits", binarize="dynamic")
     settings = dict(steps=40, batch_size=64, lr=0.01, log_every=2, checkpoint_every=4, seed=1)
@@ -284,17 +283,9 @@ def test_a_killed_cuda_run_resumes_to_the_uninterrupted_run(tmp_path, monkeypatc
 
     expected = new_model()
     fit(expected, data, device="cuda", progress=False, **settings)
-    real_step, taken = Stepper.model_step, {"n": 0}
-
-    def die_at_23(self, *args):
-        taken["n"] += 1
-        if taken["n"] == 23:
-            raise KeyboardInterrupt
-        return real_step(self, *args)
-
-    monkeypatch.setattr(Stepper, "model_step", die_at_23)
+    killed = kill_at_steps({23})
     path = tmp_path / "run.ckpt"
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(killed):
         fit(new_model(), data, device="cuda", checkpoint=path, progress=False, **settings)
     monkeypatch.undo()
     resumed = new_model()

@@ -44,15 +44,17 @@ def _mean_and_variance(values: list[float]) -> tuple[float, float]:
     return mean, variance
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def _logged(rows: list[dict], column: str) -> list[float]:
+    """The values of ``column`` in the rows that have it (a DataFrame's rows hold NaN there)."""
+    values = (row.get(column) for row in rows)
+    return [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
 
 
-def convergence_check(rows: list[dict], column: str, sign: float, tolerance=DEFAULT_TOLERANCE):
-    """``(converged, detail)`` for the curve ``sign * row[column]`` (lower is better) over the
+def convergence_check(rows: list[dict], column: str, tolerance=DEFAULT_TOLERANCE):
+    """``(converged, detail)`` for the curve ``row[column]`` (a loss: lower is better) over the
     rows that have it; ``converged`` is ``None`` when the curve is too short to tell (fewer than
     ``10 * MIN_PER_TENTH`` values) or not finite."""
-    values = [sign * row[column] for row in rows if not _missing(row.get(column))]
+    values = _logged(rows, column)
     tenth = len(values) // 10
     if tenth < MIN_PER_TENTH or not all(math.isfinite(v) for v in values):
         return None, f"{len(values)} logged values are too few to judge convergence"
@@ -70,24 +72,18 @@ def convergence_check(rows: list[dict], column: str, sign: float, tolerance=DEFA
     return True, f"its second half improved it by {recent:.4g}, within noise or tolerance"
 
 
-def monitored_curve(rows: list[dict]) -> tuple[str, float]:
-    """``(column, sign)``: the curve convergence is judged on, ``sign * value`` lower is
-    better: the objective itself, on validation data where there are enough validations, else
-    on the training batches. (Not the validation log-likelihood: while the guide is poor, the
-    model may trade it for a tighter bound, and the run is still converging.)"""
-    if sum(column_present(row, "val_loss") for row in rows) >= 10 * MIN_PER_TENTH:
-        return "val_loss", 1.0
-    return "loss", 1.0
-
-
-def column_present(row: dict, column: str) -> bool:
-    return not _missing(row.get(column))
+def monitored_curve(rows: list[dict]) -> str:
+    """The column convergence is judged on: the objective itself, on validation data where there
+    are enough validations, else on the training batches. (Not the validation log-likelihood:
+    while the guide is poor, the model may trade it for a tighter bound, and the run is still
+    converging.)"""
+    return "val_loss" if len(_logged(rows, "val_loss")) >= 10 * MIN_PER_TENTH else "loss"
 
 
 def warn_if_not_converged(rows: list[dict], tolerance: float, hint: str) -> bool | None:
     """Judge a finished run: warn when it has not converged; returns the verdict."""
-    column, sign = monitored_curve(rows)
-    converged, detail = convergence_check(rows, column, sign, tolerance)
+    column = monitored_curve(rows)
+    converged, detail = convergence_check(rows, column, tolerance)
     if converged is False:
         warnings.warn(
             f"training has not converged ({column}): {detail}. {hint}",

@@ -162,6 +162,6 @@ class TrainingLoop:
         if self.state.step < cap // 4:
             return
         rows = self.history.rows
-        converged, _ = convergence_check(rows, *monitored_curve(rows), DEFAULT_TOLERANCE)
+        converged, _ = convergence_check(rows, monitored_curve(rows), DEFAULT_TOLERANCE)
         if converged:
             self.state.stopped = "converged"

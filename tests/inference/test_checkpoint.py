@@ -142,12 +142,8 @@ def test_a_failed_write_keeps_the_previous_checkpoint_and_no_temporary_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt"]
 
 
-class Killed(Exception):
-    """Stands for a kill at a given step."""
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_kills_at_random_steps_resume_to_the_uninterrupted_run(tmp_path, seed, monkeypatch):
+def test_kills_at_random_steps_resume_to_the_uninterrupted_run(tmp_path, seed, kill_at_steps):
     """Killed at three random steps (seeded), resumed each time from the last checkpoint: the
     final parameters and history equal those of a run that never stopped."""
     data = load_dataset("digits", binarize="dynamic")
@@ -160,16 +156,7 @@ def test_kills_at_random_steps_resume_to_the_uninterrupted_run(tmp_path, seed, m
     expected_model = new_model()
     expected = fit(expected_model, data, progress=False, lr=0.01, **settings)
 
-    kill_at = sorted(random.Random(seed).sample(range(2, 40), 3))
-    real_step, taken = Stepper.model_step, {"n": 0}
-
-    def step_or_die(self, *args):
-        taken["n"] += 1
-        if taken["n"] in kill_at:
-            raise Killed
-        return real_step(self, *args)
-
-    monkeypatch.setattr(Stepper, "model_step", step_or_die)
+    killed = kill_at_steps(set(random.Random(seed).sample(range(2, 40), 3)))
     path, model, attempts = tmp_path / "run.ckpt", None, 0
     while True:
         attempts += 1
@@ -177,7 +164,7 @@ def test_kills_at_random_steps_resume_to_the_uninterrupted_run(tmp_path, seed, m
         try:
             resumed = fit(model, data, progress=False, lr=0.01, checkpoint=path, **settings)
             break
-        except Killed:
+        except killed:
             continue
     assert attempts == 4
     for key, value in expected_model.state_dict().items():

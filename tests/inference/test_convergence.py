@@ -9,7 +9,6 @@ import torch
 
 from ppgen import PPCA, fit, load_dataset
 from ppgen.inference.convergence import ConvergenceWarning, convergence_check
-from ppgen.inference.step import Stepper
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +24,12 @@ def test_the_test_on_curves_of_known_shape():
     """Still falling by 1 per row: not converged; flat with noise: converged; too short: no
     verdict. A run that started near its optimum is judged against its value, not its gain."""
     falling = [100.0 - i for i in range(40)]
-    assert convergence_check(rows(falling), "loss", 1.0)[0] is False
+    assert convergence_check(rows(falling), "loss")[0] is False
     flat = [5.0 + 0.01 * (-1) ** i for i in range(40)]
-    assert convergence_check(rows(flat), "loss", 1.0)[0] is True
-    assert convergence_check(rows(falling[:19]), "loss", 1.0)[0] is None
+    assert convergence_check(rows(flat), "loss")[0] is True
+    assert convergence_check(rows(falling[:19]), "loss")[0] is None
     near_optimum = [7.60 - 0.002 * i for i in range(40)]  # gains 0.04 of 7.5 in its 2nd half
-    assert convergence_check(rows(near_optimum), "loss", 1.0)[0] is True
+    assert convergence_check(rows(near_optimum), "loss")[0] is True
 
 
 def fit_ppca(data, **options):
@@ -88,24 +87,14 @@ def test_early_stopping_needs_validation_data(lg):
         fit(PPCA(6, 2), lg.train, early_stopping=3, progress=False)
 
 
-class Killed(Exception):
-    pass
-
-
-def test_a_resumed_early_stopped_run_stops_at_the_same_step(tmp_path, lg, monkeypatch):
+def test_a_resumed_early_stopped_run_stops_at_the_same_step(
+    tmp_path, lg, monkeypatch, kill_at_steps
+):
     options = dict(lr=0.2, steps=400, log_every=5, val_every=10, early_stopping=2)
     reference, expected, _ = fit_ppca(lg, **options)
-    real_step, taken = Stepper.model_step, {"n": 0}
-
-    def die_at_step_33(self, *args):
-        taken["n"] += 1
-        if taken["n"] == 33:
-            raise Killed
-        return real_step(self, *args)
-
     path = tmp_path / "run.ckpt"
-    monkeypatch.setattr(Stepper, "model_step", die_at_step_33)
-    with pytest.raises(Killed):
+    killed = kill_at_steps({33})
+    with pytest.raises(killed):
         fit_ppca(lg, checkpoint=path, checkpoint_every=5, **options)
     monkeypatch.undo()
     model, resumed, _ = fit_ppca(lg, checkpoint=path, checkpoint_every=5, **options)
@@ -117,3 +106,36 @@ def test_a_resumed_early_stopped_run_stops_at_the_same_step(tmp_path, lg, monkey
     again, rerun, _ = fit_ppca(lg, checkpoint=path, checkpoint_every=5, **options)
     assert rerun.history["step"].iloc[-1] == expected.history["step"].iloc[-1]
     assert torch.equal(again.W, reference.W)
+
+
+def test_early_stopping_on_a_users_pair_restores_its_best_state():
+    """A plain Pyro pair as users write it: a global latent under an AutoNormal guide, a plate
+    named "obs", an extra keyword argument. Early stopping picks the step of the lowest
+    validation loss and puts the guide's parameters back to their values there."""
+    import pyro
+    import pyro.distributions as dist
+    from pyro.infer.autoguide import AutoNormal
+
+    torch.manual_seed(0)
+    x = torch.randn(200, 3) + 2.0
+
+    def model(batch, scale=1.0):
+        loc = pyro.sample("loc", dist.Normal(torch.zeros(3), 10.0).to_event(1))
+        with pyro.plate("obs", len(batch)):
+            pyro.sample("y", dist.Normal(loc, scale).to_event(1), obs=batch)
+
+    guide = AutoNormal(model)
+    seen = {}
+
+    def record(step, pair):
+        seen[step] = guide.locs.loc.detach().clone()
+
+    result = fit(
+        (model, guide), x[:150], val_data=x[150:], model_kwargs={"scale": 1.0}, lr=0.5,
+        steps=400, log_every=5, val_every=10, early_stopping=2, callback=record, progress=False,
+    )  # fmt: skip
+    validated = result.history.dropna(subset=["val_loss"])
+    assert result.stopped == "early_stopping"
+    assert result.best_step == validated.loc[validated["val_loss"].idxmin(), "step"]
+    assert torch.equal(guide.locs.loc.detach(), seen[result.best_step])
+    assert result.history["step"].iloc[-1] == result.best_step + 2 * 10
