@@ -176,27 +176,35 @@ class DataSpec:
         )
         return spec
 
-    def call(self, index: torch.Tensor | None = None, generator=None) -> tuple[tuple, dict]:
-        """``(args, kwargs)`` for the rows ``index`` (``None``: all rows, in order)."""
+    def call(
+        self, index: torch.Tensor | None = None, generator=None, part: slice | None = None
+    ) -> tuple[tuple, dict]:
+        """``(args, kwargs)`` for the rows ``index`` (``None``: all rows, in order); ``part``
+        keeps a slice of them (a rank's share of a global batch, whose per-batch redraw is drawn
+        for the whole batch, as one process would)."""
+        rows = index if index is None or part is None else index[part]
 
         def take(t):
-            return t if index is None else t[index]
+            return t if rows is None else t[rows]
 
         args = [take(t) for t in self.batched_args]
         if self.dataset is not None and index is not None:
-            args[0] = self.dataset.train_batch(index, generator)
+            redrawn = self.dataset.train_batch(index, generator)
+            args[0] = redrawn if part is None else redrawn[part]
         kwargs = {k: take(v) for k, v in self.batched_kwargs.items()}
         return (*args, *self.model_args), {**kwargs, **self.model_kwargs}
 
-    def chunks(self, size: int | None):
+    def chunks(self, size: int | None, rows: range | None = None):
         """``(args, kwargs)`` for consecutive chunks of ``size`` rows (all at once for ``None``
-        or unbatched data)."""
-        if size is None or self.num_rows is None:
+        or unbatched data); ``rows``: only these (a rank's share), else all."""
+        if self.num_rows is None or (size is None and rows is None):
             yield self.call()
             return
-        for start in range(0, self.num_rows, size):
-            rows = torch.arange(start, min(start + size, self.num_rows))
-            yield self.call(rows.to(self.first.device))
+        rows = range(self.num_rows) if rows is None else rows
+        size = size or max(len(rows), 1)
+        for start in range(rows.start, rows.stop, size):
+            index = torch.arange(start, min(start + size, rows.stop))
+            yield self.call(index.to(self.first.device))
 
 
 class BatchOrder:

@@ -12,6 +12,8 @@ import math
 import pandas as pd
 import torch
 
+from .distributed.ranks import ONE_PROCESS, Ranks
+from .distributed.sync import sum_tensor
 from .random_state import forked_random_state
 
 
@@ -30,10 +32,13 @@ def due(step: int, every: int, log_every: int) -> bool:
 
 
 class History:
-    """Rows of the history and the per-step windows since the last row."""
+    """Rows of the history and the per-step windows since the last row. In a data-parallel run
+    each rank's losses are its weighted share, and a window is summed over ranks when it closes
+    (one ``all_reduce`` per log step): every rank then holds the same row."""
 
-    def __init__(self, rows: list | None = None):
+    def __init__(self, rows: list | None = None, ranks: Ranks = ONE_PROCESS):
         self.rows = list(rows or [])
+        self.ranks = ranks
         self.window: list[torch.Tensor] = []
         self.part_windows: dict[str, list[torch.Tensor]] = {}
         self.adversary_window: list[torch.Tensor] = []
@@ -50,17 +55,17 @@ class History:
     def close_window(self) -> tuple[dict, tuple[int, str] | None]:
         """``(row, problem)``: the window's means, and ``None`` or ``(offset, reason)`` for its
         first non-finite value, ``offset`` being that model step's place in the window."""
-        losses = torch.stack(self.window).tolist()
+        losses = sum_tensor(self.ranks, torch.stack(self.window)).tolist()
         self.window = []
         bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
         if bad:
             return {}, (bad[0], f"the loss became {losses[bad[0]]}")
         row = {"loss": sum(losses) / len(losses)}
         for name, values in self.part_windows.items():
-            row[f"loss/{name}"] = float(torch.stack(values).mean())
+            row[f"loss/{name}"] = float(sum_tensor(self.ranks, torch.stack(values)).mean())
         self.part_windows = {}
         if self.adversary_window:
-            adversary = torch.stack(self.adversary_window).tolist()
+            adversary = sum_tensor(self.ranks, torch.stack(self.adversary_window)).tolist()
             per_step = len(adversary) // len(losses)  # the adversary's steps per model step
             self.adversary_window = []
             bad = [i for i, v in enumerate(adversary) if not math.isfinite(v)]
@@ -96,26 +101,33 @@ def run_callback(callback, step: int, model) -> dict:
 class Validator:
     """Validation metrics on held-out data: the objective per data point, and the exact
     log-likelihood where the model has one. Runs in chunks, without gradients, with the random
-    state forked (validation never perturbs training)."""
+    state forked (validation never perturbs training). In a data-parallel run each rank scores
+    its share of the rows and the sums are added over ranks."""
 
     #: Rows per chunk, so that memory stays bounded.
     CHUNK = 4096
 
-    def __init__(self, objective, model_fn, guide_fn, spec, exact_log_prob=None):
+    def __init__(self, objective, model_fn, guide_fn, spec, exact_log_prob=None, ranks=ONE_PROCESS):
         self.objective, self.model_fn, self.guide_fn = objective, model_fn, guide_fn
         self.spec = spec  # a DataSpec of the validation rows
         self.exact_log_prob = exact_log_prob  # x -> (rows,), or None
+        self.ranks = ranks
+        offset, length = ranks.part(spec.num_rows)
+        self.rows = range(offset, offset + length)  # this rank's share
 
     def __call__(self) -> dict:
         with torch.no_grad(), forked_random_state():
-            total = sum(
-                float(self.objective(self.model_fn, self.guide_fn, *args, **kwargs))
-                for args, kwargs in self.spec.chunks(self.CHUNK)
-            )
-            metrics = {"val_loss": total / self.spec.num_rows}
+            first = self.spec.first
+            total = first.new_zeros((), dtype=torch.float64)
+            for args, kwargs in self.spec.chunks(self.CHUNK, self.rows):
+                total += self.objective(self.model_fn, self.guide_fn, *args, **kwargs).double()
+            metrics = {"val_loss": float(sum_tensor(self.ranks, total)) / self.spec.num_rows}
             if self.exact_log_prob is not None:
                 # A fresh view: Pyro's transform caches match inputs by identity, and the
                 # parameters changed since the last call on this tensor.
-                x = self.spec.first
-                metrics["val_log_lik"] = float(self.exact_log_prob(x.view_as(x)).mean())
+                x = first[self.rows.start : self.rows.stop]
+                log_lik = total.new_zeros(())
+                if len(x):  # a rank may have no rows of a tiny validation set
+                    log_lik = self.exact_log_prob(x.view_as(x)).double().sum()
+                metrics["val_log_lik"] = float(sum_tensor(self.ranks, log_lik)) / self.spec.num_rows
         return metrics

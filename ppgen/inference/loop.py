@@ -10,12 +10,18 @@ Per step the loss stays on the device; it reaches the host once per log window
   a checkpoint file is written);
 - applies the stopping rules: early stopping on the validation score (the best state is
   restored) and ``steps="converged"`` (:mod:`ppgen.inference.convergence`).
+
+In a data-parallel run every rank walks the same global batches and takes its own part
+(:mod:`ppgen.inference.distributed.ranks`), with its loss weighted by its share of the batch. A
+log row is built from losses summed over ranks and then taken from rank 0, so every rank makes
+the same decisions (divergence, validation, stopping, checkpoints); only rank 0 shows progress.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 
 import pandas as pd
 import torch
@@ -27,6 +33,9 @@ from .convergence import (
     early_stopping_update,
     monitored_curve,
 )
+from .distributed.noise import GlobalBatchNoise
+from .distributed.ranks import ONE_PROCESS
+from .distributed.sync import broadcast_object
 from .history import History, TrainingDivergedError, due, run_callback
 
 
@@ -36,23 +45,54 @@ class TrainingLoop:
     rows_per_batch, epoch_rows)``; ``indices`` the :class:`SubsampleIndices` of a program that
     subsamples its own plate."""
 
-    def __init__(self, model, data, stepper, state, validator, settings, name, cadence, indices):
+    def __init__(
+        self,
+        model,
+        data,
+        stepper,
+        state,
+        validator,
+        settings,
+        name,
+        cadence,
+        indices,
+        ranks=ONE_PROCESS,
+    ):
         self.model, self.name = model, name
-        self.spec, self.plan, self.info, self.call = data  # call(spec, plan, index, generator)
+        self.spec, self.plan, self.info, self.call = (
+            data  # call(spec, plan, index, generator, part)
+        )
         self.stepper, self.state, self.validator = stepper, state, validator
         self.settings, self.cadence, self.indices = settings, cadence, indices
-        self.history = History(state.rows)
+        self.ranks = ranks
+        self.history = History(state.rows, ranks)
 
     # ----- one step ---------------------------------------------------------------------------
     def draw(self):
-        """``(args, kwargs, normalizer)`` for the next step's call."""
-        index = self.state.order.next_index()
+        """``(args, kwargs, normalizer)`` for this rank's part of the next step's global batch;
+        ``args is None`` where the part is empty. The normalizer divides by the rank's share of
+        the batch, so that the ranks' losses add up to one process's loss on the whole batch."""
+        index = self.state.order.next_index()  # the global batch
+        offset, length = self.ranks.part(len(index))
+        share = length / len(index)
+        if self.plan.kind == "unbatched":  # each rank estimates the whole objective
+            offset, length, share = 0, len(index), 1 / self.ranks.world_size
+        self.stepper.noise = self.noise(offset, length, len(index))
+        if length == 0:
+            return None, None, 1.0
+        part = slice(offset, offset + length)
+        normalizer = self.plan.normalizer(length, self.spec.num_rows, self.info) / share
         if self.indices is not None:  # the program subsamples: all rows, the plate gets these
-            self.indices.current = index
-            index = torch.arange(self.spec.num_rows, device=index.device)
-        args, kwargs = self.call(self.spec, self.plan, index, self.state.generator)
-        normalizer = self.plan.normalizer(len(index), self.spec.num_rows, self.info)
+            self.indices.current = index[part]
+            index, part = torch.arange(self.spec.num_rows, device=index.device), None
+        args, kwargs = self.call(self.spec, self.plan, index, self.state.generator, part)
         return args, kwargs, normalizer
+
+    def noise(self, offset: int, length: int, total: int):
+        """The exact-equivalence test mode's noise for this part (:mod:`.distributed.noise`)."""
+        if self.settings["distributed_noise"] != "global_batch" or self.plan.kind == "unbatched":
+            return nullcontext()
+        return GlobalBatchNoise(self.info.data_plate, offset, length, total)
 
     def diverged(self, reason: str, step: int):
         restored = self.state.restore_last_good()
@@ -82,9 +122,8 @@ class TrainingLoop:
     def run(self) -> pd.DataFrame:
         total, log_every = self.cadence[:2]
         state, stepper = self.state, self.stepper
-        bar = tqdm(
-            total=total, initial=state.step, disable=not self.settings["progress"], desc=self.name
-        )
+        shown = self.settings["progress"] and self.ranks.is_main
+        bar = tqdm(total=total, initial=state.step, disable=not shown, desc=self.name)
         if state.last_good is None:
             state.keep_last_good(self.history.rows)
         tick = time.perf_counter()
@@ -135,8 +174,9 @@ class TrainingLoop:
         validated = self.validator is not None and (due(state.step, val_every, log_every) or last)
         if validated:
             row.update(self.validator())
-        if self.settings["callback"] is not None:
+        if self.settings["callback"] is not None:  # on every rank: it may evaluate collectively
             row.update(run_callback(self.settings["callback"], state.step, self.model))
+        row = broadcast_object(self.ranks, row)  # rank 0's wall time and callback values
         self.history.rows.append(row)
         state.rows = self.history.rows
         if validated and self.settings["early_stopping"] is not None:

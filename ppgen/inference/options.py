@@ -15,6 +15,7 @@ from ..validation import (
 from .step import OPTIMIZERS, SCHEDULES
 
 COMPILE_CHOICES = ("auto", True, False)
+DISTRIBUTED_NOISE = ("per_rank", "global_batch")
 
 #: What ``fit`` passes on to the run, once checked.
 SETTINGS = (
@@ -38,6 +39,8 @@ SETTINGS = (
     "callback",
     "compile",
     "early_stopping",
+    "devices",
+    "distributed_noise",
 )
 
 
@@ -73,6 +76,8 @@ def check_options(options: dict) -> dict:
             f"callback must be callable as callback(step, model), got {options['callback']!r}"
         )
     check_seed(options["seed"])
+    check_positive_int(options["devices"], "devices")
+    check_name(options["distributed_noise"], DISTRIBUTED_NOISE, "distributed_noise")
     check_flag(options["progress"], "progress")
     checkpoint = options["checkpoint"]
     if checkpoint is not None and not isinstance(checkpoint, (str, Path)):

@@ -5,15 +5,21 @@
 parameters, the unconstrained tensors behind ``pyro.param``, and an estimator's own (NVIL's
 baseline). :class:`Stepper` owns the optimizers and runs one step, from a checked TorchScript
 trace of the objective where ``compile`` allows (:mod:`ppgen.inference.compiled`), else eagerly.
+In a data-parallel run it starts every rank from rank 0's values and sums each step's weighted
+gradients over ranks before clipping and stepping (:mod:`ppgen.inference.distributed.sync`).
 """
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 import pyro
 import pyro.poutine as poutine
 import torch
 
 from .compiled import CompiledObjective
+from .distributed.ranks import ONE_PROCESS
+from .distributed.sync import broadcast_tensors, sum_gradients
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULES = ("cosine", "constant")
@@ -70,9 +76,14 @@ def make_schedule(optimizer, kind: str, total_steps: int):
 class Stepper:
     """The optimizers of the model (and of an adversary) and one step of each."""
 
-    def __init__(self, objective, model_fn, guide_fn, parameters, settings, compiled: bool):
+    def __init__(
+        self, objective, model_fn, guide_fn, parameters, settings, compiled: bool, ranks=ONE_PROCESS
+    ):
         self.objective, self.model_fn, self.guide_fn = objective, model_fn, guide_fn
         self.parameters = parameters
+        self.ranks = ranks
+        #: The context each loss runs in (the exact-equivalence test mode's noise, set per step).
+        self.noise = nullcontext()
         self.clip_norm = settings["clip_norm"]
         name, lr, total = settings["optimizer"], settings["lr"], settings["total_steps"]
         # A loss may ask for optimizer settings (a GAN's Adam betas); they apply to Adam-type only.
@@ -89,6 +100,7 @@ class Stepper:
             own = {id(p) for p in parameters}
             if any(id(p) in own for p in adversary):
                 raise ValueError("the adversary shares parameters with the model or guide")
+            self.adversary_parameters = [p for p in adversary if p.requires_grad]
             self.adversary_optimizer = objective.adversary_optimizer(lr)
             self.adversary_schedule = make_schedule(
                 self.adversary_optimizer, settings["lr_schedule"], total
@@ -96,6 +108,8 @@ class Stepper:
         self.compiled_objective = (
             CompiledObjective(objective, model_fn, guide_fn, parameters) if compiled else None
         )
+        # Every rank starts from rank 0's values (lazily created parameters were drawn per rank).
+        broadcast_tensors(ranks, [*parameters, *getattr(self, "adversary_parameters", [])])
 
     @property
     def compiled(self) -> bool:
@@ -105,16 +119,21 @@ class Stepper:
         # Pyro's validation (site shapes, supports, NaN warnings) already ran when the
         # parameters were discovered; per step it costs host syncs and Python time, and
         # non-finite values are caught on log steps instead.
-        with pyro.validation_enabled(False):
+        with pyro.validation_enabled(False), self.noise:
             if self.compiled_objective is not None:
                 return self.compiled_objective(*args, **kwargs)
             return self.objective(self.model_fn, self.guide_fn, *args, **kwargs)
 
     def model_step(self, args, kwargs, normalizer: float) -> torch.Tensor:
-        """One optimizer step on the loss per data point; returns that loss (device tensor)."""
-        value = self.loss(args, kwargs) / normalizer
+        """One optimizer step on the loss per data point; returns that loss (device tensor).
+        ``args is None``: this rank has no rows in the step (it still takes part in the sum)."""
         self.optimizer.zero_grad(set_to_none=True)
-        value.backward()
+        if args is None:
+            value = self.parameters[0].new_zeros(())
+        else:
+            value = self.loss(args, kwargs) / normalizer
+            value.backward()
+        sum_gradients(self.ranks, self.parameters)
         if self.clip_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.parameters, self.clip_norm)
         self.optimizer.step()
@@ -122,11 +141,15 @@ class Stepper:
         return value
 
     def adversary_step(self, args, kwargs, normalizer: float) -> torch.Tensor:
-        with pyro.validation_enabled(False):  # as in loss()
-            value = self.objective.adversary_loss(self.model_fn, self.guide_fn, *args, **kwargs)
-        value = value / normalizer
         self.adversary_optimizer.zero_grad(set_to_none=True)
-        value.backward()
+        if args is None:  # no rows on this rank in this step
+            value = self.adversary_parameters[0].new_zeros(())
+        else:
+            with pyro.validation_enabled(False), self.noise:  # as in loss()
+                value = self.objective.adversary_loss(self.model_fn, self.guide_fn, *args, **kwargs)
+            value = value / normalizer
+            value.backward()
+        sum_gradients(self.ranks, self.adversary_parameters)
         self.adversary_optimizer.step()
         return value.detach()
 

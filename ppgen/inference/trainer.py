@@ -11,6 +11,7 @@ checks everything and prepares the run before the first step; the loop itself is
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from .batches import BatchOrder, DataSpec
 from .checkpoint import check_writable
 from .compiled import is_traceable
 from .convergence import DEFAULT_TOLERANCE, warn_if_not_converged
+from .distributed.noise import GlobalBatchNoise
+from .distributed.ranks import Ranks, current_ranks, local_device
 from .history import TrainingDivergedError, Validator
 from .loop import TrainingLoop
 from .minibatch import SubsampleIndices, plan_minibatches
@@ -150,6 +153,8 @@ def fit(
     model_args: tuple = (),
     model_kwargs: dict | None = None,
     data_plate: str | None = None,
+    devices: int | None = None,
+    distributed_noise: str = "per_rank",
 ) -> FitResult:
     """Train a model/guide pair by stochastic optimization of an ELBO or a custom loss.
 
@@ -210,6 +215,15 @@ def fit(
             after the batched ones.
         data_plate: the name of the plate over data points, where the program's own trace does
             not make it clear (the plate all observed sites share).
+        devices: train data-parallel on this many processes (one GPU each on a CUDA machine,
+            else CPU processes on gloo), started here by PyTorch's launcher
+            (:mod:`ppgen.inference.distributed`); ``batch_size`` is per process. Under
+            ``torchrun`` (or any initialised ``torch.distributed`` group) ``fit`` is data-parallel
+            over the group without it. The model, guide, data and callback must be picklable.
+        distributed_noise: ``"per_rank"`` (default): each rank draws its own noise.
+            ``"global_batch"``: a test mode in which every rank draws the noise of the whole
+            global batch and keeps its rows, so that a W-process run follows a one-process run
+            with ``W * batch_size`` rows step for step (:mod:`ppgen.inference.distributed.noise`).
 
     Returns:
         A :class:`FitResult`; the model is trained in place. A plain pair's ``pyro.param``
@@ -227,10 +241,21 @@ def fit(
     Warns:
         ConvergenceWarning: the run ended while still clearly improving (``result.converged``).
     """
-    settings = _with_defaults(check_options(locals()), model)
+    options = dict(locals())
+    settings = _with_defaults(check_options(options), model)
+    ranks = current_ranks()
+    if devices is not None and devices > 1 and not ranks.active:
+        from .distributed.processes import fit_on_processes
+
+        return fit_on_processes(model, data, options)
+    if devices is not None and ranks.active and devices != ranks.world_size:
+        raise ValueError(
+            f"devices={devices}, but this process is one of {ranks.world_size} in a "
+            "torch.distributed group; leave devices=None under torchrun"
+        )
     model_fn, guide_fn, declared_plate, nesting = split_pair(model)
-    device = resolve_device(device)
-    if checkpoint is not None:
+    device = local_device(resolve_device(device)) if ranks.active else resolve_device(device)
+    if checkpoint is not None and ranks.is_main:  # only rank 0 writes
         check_writable(checkpoint)
     modules = owned_modules(model_fn, guide_fn)
     for module in modules:
@@ -256,6 +281,7 @@ def fit(
             device,
             data_plate or declared_plate,
             nesting,
+            ranks,
         )
 
 
@@ -415,11 +441,15 @@ def _prepare_program(model, pair, spec, settings, device, plate, nesting):
     return objective, name, info, plan
 
 
-def _use_compile(model, objective, plan, setting) -> bool:
+def _use_compile(model, objective, plan, settings) -> bool:
     """``compile="auto"``: a checked trace for an ELBO without state between steps, for every
     ppgen model that declares itself ``traceable`` and every user's pair (whose traces are
     checked for data-dependent control flow, :mod:`ppgen.inference.compiled`), except a program
-    that subsamples its own plate (the plate's random rows would be frozen in a trace)."""
+    that subsamples its own plate (the plate's random rows would be frozen in a trace) and the
+    distributed test mode (its noise is drawn outside the program)."""
+    setting = settings["compile"]
+    if settings["distributed_noise"] == "global_batch":
+        return False
     if setting is True:
         return True
     if isinstance(model, GenerativeModel) and not model.traceable:
@@ -427,51 +457,85 @@ def _use_compile(model, objective, plan, setting) -> bool:
     return setting == "auto" and is_traceable(objective) and plan.kind != "program"
 
 
-def _train(model, pair, modules, spec, val_spec, exact_log_prob, settings, device, plate, nesting):
+def _train(model, pair, modules, spec, val_spec, exact, settings, device, plate, nesting, ranks):
     model_fn, guide_fn = pair
     objective, name, info, plan = _prepare_program(
         model, pair, spec, settings, device, plate, nesting
     )
+    _check_distributable(plan, settings, ranks)
     num_rows = spec.num_rows or 1
     run_model, run_guide = plan.wrap(model_fn, num_rows), plan.wrap(guide_fn, num_rows)
-    pyro.set_rng_seed(settings["seed"])
+    exact_noise = settings["distributed_noise"] == "global_batch"
+    pyro.set_rng_seed(settings["seed"] if exact_noise else ranks.seed(settings["seed"]))
+    # The order of rows is the same on every rank: each takes its part of every global batch.
     generator = torch.Generator(device=device).manual_seed(settings["seed"])
-    order = BatchOrder(num_rows, plan.batch_size or num_rows, generator, device)
+    order = BatchOrder(
+        num_rows, (plan.batch_size or num_rows) * ranks.world_size, generator, device
+    )
     indices = None
     if plan.kind == "program":  # ppgen's order of the plate's rows (minibatch.py)
         indices = SubsampleIndices(info.data_plate)
         run_model, run_guide = indices(run_model), indices(run_guide)
-        order = BatchOrder(info.full_size, info.num_points, generator, device)
+        order = BatchOrder(info.full_size, info.num_points * ranks.world_size, generator, device)
     first_rows = num_rows if indices is not None else order.batch_size
-    args, kwargs = _call(spec, plan, torch.arange(first_rows, device=device), generator)
-    param_names, parameters = run_named(
-        lambda: discover_parameters(objective, run_model, run_guide, modules, args, kwargs),
-        f"the first run of {name} on the program",
-    )
-    rows_per_batch = plan.batch_size or (info.num_points if plan.kind == "program" else num_rows)
+    args, kwargs, noise = _first_call(spec, plan, info, first_rows, generator, settings, ranks)
+    with noise:
+        param_names, parameters = run_named(
+            lambda: discover_parameters(objective, run_model, run_guide, modules, args, kwargs),
+            f"the first run of {name} on the program",
+        )
+    rows_per_batch = order.batch_size if plan.kind in ("sliced", "program") else num_rows
     epoch_rows = info.full_size if plan.kind == "program" else num_rows
     cadence = _budget(settings, rows_per_batch, epoch_rows, objective.adversary_steps)
     step_settings = {k: settings[k] for k in ("optimizer", "lr", "lr_schedule", "clip_norm")}
     stepper = Stepper(
         objective, run_model, run_guide, parameters, {**step_settings, "total_steps": cadence[0]},
-        _use_compile(model, objective, plan, settings["compile"]),
+        _use_compile(model, objective, plan, settings), ranks,
     )  # fmt: skip
     resumable = _checkpoint_settings(settings, objective, name, cadence[0], rows_per_batch)
     state = TrainingState(
-        settings["checkpoint"], {**resumable, "num_data": num_rows},
+        settings["checkpoint"], {**resumable, "num_data": num_rows, "world_size": ranks.world_size},
         describe_architecture(modules, param_names), modules, param_names, stepper, order,
-        generator,
+        generator, ranks,
     )  # fmt: skip
     state.resume()
     validator = None
     if val_spec is not None:
-        validator = Validator(objective, model_fn, guide_fn, val_spec, exact_log_prob)
+        validator = Validator(objective, model_fn, guide_fn, val_spec, exact, ranks)
     loop = TrainingLoop(
         model, (spec, plan, info, _call), stepper, state, validator, settings, name,
-        (*cadence, rows_per_batch, epoch_rows), indices,
+        (*cadence, rows_per_batch, epoch_rows), indices, ranks,
     )  # fmt: skip
     history = loop.run()
     return _finish(model, history, state, objective, name, device, param_names, stepper)
+
+
+def _check_distributable(plan, settings: dict, ranks: Ranks) -> None:
+    """A data-parallel run splits each step's rows over the ranks; refuse what cannot be split."""
+    if settings["distributed_noise"] == "global_batch" and settings["compile"] is True:
+        raise ValueError("distributed_noise='global_batch' runs eagerly; use compile=False")
+    if ranks.active and plan.kind == "full":
+        raise ValueError(
+            f"data-parallel training on {ranks.world_size} processes splits each step's rows "
+            "between them, but this run takes every row every step (batch_size=None, or a "
+            "program whose plates are sized for all rows). Pass batch_size=B (rows per process "
+            "per step), or let the program subsample its data plate "
+            "(pyro.plate(name, len(x), subsample_size=B))"
+        )
+
+
+def _first_call(spec, plan, info, first_rows: int, generator, settings, ranks: Ranks):
+    """``(args, kwargs, noise)`` of the call that creates lazy parameters: this rank's part of
+    the first global batch (all rows for a program that subsamples itself)."""
+    index = torch.arange(first_rows, device=spec.first.device if spec.first is not None else None)
+    part, noise = None, nullcontext()
+    if plan.kind == "sliced":
+        offset, length = ranks.part(first_rows)
+        part = slice(offset, offset + max(length, 1))  # at least one row, to create parameters
+        if settings["distributed_noise"] == "global_batch":
+            noise = GlobalBatchNoise(info.data_plate, offset, length, first_rows)
+    args, kwargs = _call(spec, plan, index, generator, part)
+    return args, kwargs, noise
 
 
 def _checkpoint_settings(settings, objective, name, total_steps, rows_per_batch) -> dict:
@@ -519,9 +583,9 @@ def _finish(model, history, state, objective, name, device, param_names, stepper
     )
 
 
-def _call(spec: DataSpec, plan, index, generator):
+def _call(spec: DataSpec, plan, index, generator, part: slice | None = None):
     """The arguments of one step: the rows ``index`` (all rows for a program that subsamples
-    itself or for full batches), or the unbatched arguments."""
+    itself or for full batches; ``part`` of them on one rank), or the unbatched arguments."""
     if plan.kind == "unbatched":
         return spec.call()
-    return spec.call(index, generator)
+    return spec.call(index, generator, part)

@@ -7,6 +7,11 @@ history, and early stopping's best state. Files are written by
 :mod:`ppgen.inference.checkpoint` (atomic, checksummed, read without running code) and carry the
 architecture they belong to (:mod:`ppgen.inference.architecture`).
 
+In a data-parallel run the state is the same on every rank but for the random state of each
+rank's programs: a checkpoint holds all of them (``rank_rng``), only rank 0 writes it, and every
+rank resumes from it with its own, so that a resumed run at the same world size is bit-identical
+to one that never stopped.
+
 The same state is kept in memory as the *last good state* (taken on the checkpoint cadence, on log
 steps whose losses were finite): when training diverges, the model is put back to it, and it is
 what a checkpoint then holds.
@@ -21,6 +26,8 @@ import torch
 
 from .architecture import check_same_architecture
 from .checkpoint import check_same_settings, load_checkpoint, save_checkpoint
+from .distributed.ranks import ONE_PROCESS
+from .distributed.sync import gather_objects
 from .random_state import get_random_state, set_random_state
 
 FORMAT = "ppgen-training-state-1"
@@ -58,9 +65,19 @@ class TrainingState:
     ``best`` (``{"score", "step", "weights", "waited"}`` or ``None``)."""
 
     def __init__(
-        self, path, settings, architecture, modules, param_names, stepper, order, generator
+        self,
+        path,
+        settings,
+        architecture,
+        modules,
+        param_names,
+        stepper,
+        order,
+        generator,
+        ranks=ONE_PROCESS,
     ):
         self.path = None if path is None else Path(path)
+        self.ranks = ranks
         self.settings, self.architecture = settings, architecture
         self.modules, self.param_names = modules, param_names
         self.stepper, self.order, self.generator = stepper, order, generator
@@ -137,11 +154,21 @@ class TrainingState:
             raise ValueError(f"{self.path} is not a ppgen training checkpoint ({FORMAT})")
         check_same_architecture(state["architecture"], self.architecture, self.path)
         check_same_settings(state["settings"], self.settings, self.path)
+        if self.ranks.active:
+            state["rng"] = state["rank_rng"][self.ranks.rank]
         self.apply(state)
         return True
 
     def save(self, rows: list) -> None:
-        save_checkpoint(self.path, self.capture(rows))
+        self.write(self.capture(rows))
+
+    def write(self, state: dict) -> None:
+        """Write ``state`` to the checkpoint file: from rank 0, with every rank's random state.
+        Every rank must call it (the random states are gathered)."""
+        if self.ranks.active:
+            state = {**state, "rank_rng": gather_objects(self.ranks, state["rng"])}
+        if self.ranks.is_main:
+            save_checkpoint(self.path, state)
 
     def keep_last_good(self, rows: list) -> None:
         self.last_good = self.capture(rows, copy=True, into=self.last_good)
@@ -154,7 +181,7 @@ class TrainingState:
         self.apply(self.last_good)
         saved = ""
         if self.path is not None:
-            save_checkpoint(self.path, {**self.last_good, "history": list(self.rows)})
+            self.write({**self.last_good, "history": list(self.rows)})
             saved = f", and saved to {self.path}"
         return (
             f" The model is restored to step {self.step}, the last state kept (on the "

@@ -1,0 +1,83 @@
+"""Run a function on N local processes with PyTorch's own launcher (what ``torchrun`` runs).
+
+:func:`launch` starts the processes with ``torch.distributed.launcher.elastic_launch`` (a local
+rendezvous on a free port, as ``torchrun --standalone``), joins each to the default process
+group (NCCL on CUDA, gloo otherwise) and returns every rank's result in rank order. It is what
+``fit(..., devices=N)`` uses; for several nodes or SLURM start ``torchrun`` (or Lightning's
+launcher) yourself: ``fit`` joins whatever group the environment describes.
+
+The function and its arguments travel to fresh processes by pickle: module-level functions and
+classes, not lambdas or closures.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import uuid
+
+import torch
+import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, record
+
+from .ranks import init_from_environment
+
+
+class DistributedRunError(RuntimeError):
+    """A rank of a launched run failed; the message carries its error."""
+
+
+@record  # a failing rank's error reaches the launcher
+def _on_rank(fn, args: tuple, kwargs: dict, threads: int | None):
+    """The entry point of each process: join the group, run, leave."""
+    if threads is not None and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(threads)  # N processes share the cores, as torchrun arranges
+    init_from_environment()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        dist.destroy_process_group()
+
+
+def check_picklable(value, what: str) -> None:
+    try:
+        pickle.dumps(value)
+    except (pickle.PicklingError, AttributeError, TypeError) as error:
+        raise TypeError(
+            f"{what} must be picklable to reach the other processes (module-level functions "
+            f"and classes, not lambdas or closures): {error}"
+        ) from None
+
+
+def launch(fn, num_processes: int, *args, **kwargs) -> list:
+    """``[fn(*args, **kwargs) on rank 0, ..., on rank N-1]``, each run in its own process of an
+    N-process group. On a CUDA machine each process takes its own GPU (``cuda:LOCAL_RANK``)."""
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
+        raise ValueError(f"num_processes must be a positive int, got {num_processes!r}")
+    if torch.cuda.is_available() and num_processes > torch.cuda.device_count():
+        raise ValueError(
+            f"{num_processes} processes need as many GPUs; {torch.cuda.device_count()} here"
+        )
+    check_picklable((fn, args, kwargs), "the function and its arguments")
+    threads = None if torch.cuda.is_available() else max(1, (os.cpu_count() or 1) // num_processes)
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=num_processes,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",  # a free port, as torchrun --standalone
+        max_restarts=0,
+        monitor_interval=0.1,
+    )
+    try:
+        results = elastic_launch(config, _on_rank)(fn, args, kwargs, threads)
+    except ChildFailedError as error:
+        rank, failure = error.get_first_failure()
+        message = failure.message
+        if isinstance(message, dict):
+            message = message.get("message", message)
+        raise DistributedRunError(f"rank {rank} failed: {message}") from None
+    return [results[rank] for rank in range(num_processes)]

@@ -1,0 +1,68 @@
+"""``fit(..., devices=N)``: the same ``fit`` on N processes started here, the result brought back.
+
+Each process runs ``fit`` on a copy of the model and data (they travel by pickle) inside the
+process group :func:`~ppgen.inference.distributed.launch` set up; rank 0 sends back what the
+caller's objects need to hold the trained state: every module's tensors and the pair's
+``pyro.param`` values. The caller's model is then trained in place, as after a one-process
+``fit``.
+"""
+
+from __future__ import annotations
+
+import pyro
+
+from ...models.base import split_pair
+from .launch import check_picklable, launch
+from .ranks import current_ranks
+
+
+def _fit_on_rank(model, data, options: dict):
+    """One rank's ``fit``; rank 0 returns its result and the trained tensors."""
+    from ..step import owned_modules
+    from ..trainer import fit
+
+    result = fit(model, data, **options)
+    if not current_ranks().is_main:
+        return None
+    model_fn, guide_fn = split_pair(model)[:2]
+    store = pyro.get_param_store().get_state()  # the trained values, published by fit
+    names = [n for n in result.params if n in store["params"]]  # modules' own are in modules
+    return {
+        "modules": owned_modules(model_fn, guide_fn),
+        "params": {
+            "params": {n: store["params"][n] for n in names},
+            "constraints": {n: store["constraints"][n] for n in names},
+        },
+        "result": {k: v for k, v in vars(result).items() if k not in ("model", "params")},
+    }
+
+
+def _adopt(module, trained) -> None:
+    """Give the caller's ``module`` the trained one's state, in place. Where both hold the same
+    tensors, by ``load_state_dict``; a module that creates its parameters on its first call (an
+    autoguide) has none yet here, so it takes the trained one's attributes."""
+    if module.state_dict().keys() == trained.state_dict().keys():
+        module.load_state_dict(trained.state_dict())
+    else:
+        module.__dict__.update(trained.__dict__)
+
+
+def fit_on_processes(model, data, options: dict):
+    """Run ``fit(model, data, **options)`` on ``options["devices"]`` processes (module
+    docstring); returns rank 0's :class:`~ppgen.inference.trainer.FitResult`."""
+    from ..param_scope import pair_params
+    from ..step import owned_modules
+    from ..trainer import FitResult
+
+    options = {k: v for k, v in options.items() if k not in ("model", "data")}
+    num_processes = options.pop("devices")
+    check_picklable((model, data), "the model and the data")
+    check_picklable(options, "fit's options (a callback, an estimator object)")
+    returned = launch(_fit_on_rank, num_processes, model, data, options)[0]
+    model_fn, guide_fn = split_pair(model)[:2]
+    for module, trained in zip(owned_modules(model_fn, guide_fn), returned["modules"]):
+        _adopt(module, trained)
+    with pair_params(model_fn, guide_fn, training=True):
+        pyro.get_param_store().set_state(returned["params"])
+        params = {n: pyro.param(n).detach() for n in returned["params"]["params"]}
+    return FitResult(model, params=params, **returned["result"])
