@@ -11,6 +11,11 @@ Both run in chunks so that memory stays bounded whatever the number of samples a
 ``chunk_size * batch_size`` (sample, point) pairs in one vectorized pass. Chunking changes how the
 work is split, never the result: the chunks' log-sum-exps are combined exactly.
 ``benchmarks/memory_scaling.py`` records time and peak memory against both.
+
+Inside a ``torch.distributed`` group (``torchrun``, or code run by
+:func:`ppgen.inference.distributed.launch`) both are collective: every rank must call them with
+the same data; each scores its contiguous share of the points with its own noise, and every rank
+gets all points' values, in order.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import math
 import torch
 
 from ..inference.batches import DataSpec
+from ..inference.distributed.ranks import current_ranks
+from ..inference.distributed.sync import gather_rows
 from ..inference.param_scope import pair_params
 from ..models.base import split_pair
 from ..validation import check_name
@@ -33,7 +40,7 @@ def _chunks(total: int, size: int):
         yield min(size, total - start)
 
 
-def _row_calls(model, x, batch_size, kwargs: dict, kind: str = "marginal"):
+def _row_calls(model, x, batch_size, kwargs: dict, kind: str = "marginal", shard: bool = True):
     """``(calls, weights)``: ``(args, kwargs)`` for ``batch_size`` rows at a time (all rows for
     ``None``; keyword tensors with one row per data point, e.g. labels, are split alike) and the
     pair's :class:`PointWeights`."""
@@ -44,7 +51,19 @@ def _row_calls(model, x, batch_size, kwargs: dict, kind: str = "marginal"):
     spec = DataSpec.for_call(model, x, kwargs)
     rows = spec.num_rows
     first_rows = None if rows is None else min(rows, batch_size or rows)
-    return spec.chunks(batch_size), PointWeights(model, first_rows, kind)
+    share = None
+    if (
+        shard and rows is not None and current_ranks().active
+    ):  # this rank's points (module docstring)
+        offset, length = current_ranks().part(rows)
+        share = range(offset, offset + length)
+    return spec.chunks(batch_size, share), PointWeights(model, first_rows, kind)
+
+
+def _gathered(parts: list) -> torch.Tensor:
+    """This rank's per-point values joined, then every rank's, in order."""
+    mine = torch.cat(parts) if parts else torch.empty(0)
+    return gather_rows(current_ranks(), mine)
 
 
 @torch.no_grad()
@@ -70,7 +89,7 @@ def elbo(
                 weights(args, row_kwargs, n).sum(0) for n in _chunks(num_samples, chunk_size)
             )
             parts.append(total / num_samples)
-    return torch.cat(parts)
+    return _gathered(parts)
 
 
 @torch.no_grad()
@@ -107,7 +126,7 @@ def log_likelihood(
     with pair_params(*split_pair(model)[:2]):
         for args, row_kwargs in calls:
             parts.append(_log_mean_exp(weights, args, row_kwargs, num_samples, chunk_size))
-    return torch.cat(parts)
+    return _gathered(parts)
 
 
 @torch.no_grad()
@@ -123,7 +142,7 @@ def joint_log_likelihood(
     expectation; it is the quantity for programs with global latents.
     """
     check_num_samples(num_samples)
-    calls, weights = _row_calls(model, x, None, kwargs, "joint")
+    calls, weights = _row_calls(model, x, None, kwargs, "joint", shard=False)
     with pair_params(*split_pair(model)[:2]):
         (args, call_kwargs), *_ = calls
         return _log_mean_exp(weights, args, call_kwargs, num_samples, chunk_size)[0]

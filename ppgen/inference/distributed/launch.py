@@ -28,20 +28,26 @@ class DistributedRunError(RuntimeError):
 
 
 @record  # a failing rank's error reaches the launcher
-def _on_rank(fn, args: tuple, kwargs: dict, threads: int | None):
-    """The entry point of each process: join the group, run, leave."""
+def _on_rank(payload: bytes, threads: int | None):
+    """The entry point of each process: join the group, run, leave. The function and its
+    arguments come as pickled bytes, so each rank unpickles its own copy (handed over as
+    objects, tensors would travel through shared memory, and the ranks' models would share
+    their parameters); the result goes back as bytes too."""
     if threads is not None and "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(threads)  # N processes share the cores, as torchrun arranges
     init_from_environment()
     try:
-        return fn(*args, **kwargs)
+        fn, args, kwargs = pickle.loads(payload)
+        return check_picklable(fn(*args, **kwargs), "the result")  # bytes, as the payload
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():  # one process joins no group
+            dist.destroy_process_group()
 
 
-def check_picklable(value, what: str) -> None:
+def check_picklable(value, what: str) -> bytes:
+    """``value`` pickled, or a ``TypeError`` that says what must be picklable."""
     try:
-        pickle.dumps(value)
+        return pickle.dumps(value)
     except (pickle.PicklingError, AttributeError, TypeError) as error:
         raise TypeError(
             f"{what} must be picklable to reach the other processes (module-level functions "
@@ -60,7 +66,7 @@ def launch(fn, num_processes: int, *args, **kwargs) -> list:
         raise ValueError(
             f"{num_processes} processes need as many GPUs; {torch.cuda.device_count()} here"
         )
-    check_picklable((fn, args, kwargs), "the function and its arguments")
+    payload = check_picklable((fn, args, kwargs), "the function and its arguments")
     threads = None if torch.cuda.is_available() else max(1, (os.cpu_count() or 1) // num_processes)
     config = LaunchConfig(
         min_nodes=1,
@@ -73,11 +79,11 @@ def launch(fn, num_processes: int, *args, **kwargs) -> list:
         monitor_interval=0.1,
     )
     try:
-        results = elastic_launch(config, _on_rank)(fn, args, kwargs, threads)
+        results = elastic_launch(config, _on_rank)(payload, threads)
     except ChildFailedError as error:
         rank, failure = error.get_first_failure()
         message = failure.message
         if isinstance(message, dict):
             message = message.get("message", message)
         raise DistributedRunError(f"rank {rank} failed: {message}") from None
-    return [results[rank] for rank in range(num_processes)]
+    return [pickle.loads(results[rank]) for rank in range(num_processes)]
