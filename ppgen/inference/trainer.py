@@ -46,6 +46,7 @@ from .program import (
 from .random_state import forked_random_state
 from .requirements import check_estimator
 from .step import Stepper, check_finite_parameters, discover_parameters, owned_modules
+from .streaming import StreamedSpec, is_streamed
 from .training_state import TrainingState
 
 DEFAULT_STEPS = 1000
@@ -304,6 +305,8 @@ def _data_specs(model, data, val_data, model_args, model_kwargs, device):
             raise ValueError(f"{type(model).__name__} takes no model_args or model_kwargs")
         if data is None:
             raise ValueError(f"{type(model).__name__} needs data: a Dataset or a tensor")
+        if is_streamed(data):
+            return _streamed_specs(model, data, val_data, device)
         data = data.to(device) if isinstance(data, (Dataset, torch.Tensor)) else data
         val_data = val_data.to(device) if isinstance(val_data, torch.Tensor) else val_data
         parts = model.fit_data(data, val_data)
@@ -318,6 +321,8 @@ def _data_specs(model, data, val_data, model_args, model_kwargs, device):
             val_data = data.val
         data = data.to(device)
         spec = DataSpec((data.train,), {}, model_args, model_kwargs, dataset=data)
+    elif is_streamed(data):
+        spec = StreamedSpec(data, model_args, model_kwargs).to(device)
     else:
         spec = DataSpec.from_data(data, model_args, model_kwargs).to(device)
     val_spec = None
@@ -329,6 +334,16 @@ def _data_specs(model, data, val_data, model_args, model_kwargs, device):
         ) != set(spec.batched_kwargs):
             raise ValueError("val_data must have the same form as data (tensors and names)")
     return spec, val_spec, None
+
+
+def _streamed_specs(model, data, val_data, device):
+    """A ppgen model's specs for streamed training data (:mod:`ppgen.inference.streaming`): each
+    batch checked by the model as it arrives; validation data is a tensor (or ``None``)."""
+    spec = StreamedSpec(data, check=model.check_data).to(device)
+    val_spec = None
+    if val_data is not None:
+        val_spec = DataSpec((model.check_data(val_data, "validation data").to(device),))
+    return spec, val_spec, model.log_prob if model.has_exact_log_prob else None
 
 
 def _batch_size(setting, spec: DataSpec) -> int | None:
@@ -348,7 +363,8 @@ def _probe(model_fn, guide_fn, spec: DataSpec, batch_size, data_plate, scales_it
             info = inspect_program(model_fn, guide_fn, *spec.call(), data_plate=data_plate)
         return info, plan_minibatches(info, None, None, scales_itself=scales_itself)
     rows = batch_size or spec.num_rows
-    if sets_up_on_first_call(guide_fn):  # an autoguide sizes itself on its first call
+    streamed = isinstance(spec, StreamedSpec)
+    if sets_up_on_first_call(guide_fn) and not streamed:  # an autoguide sizes itself
         rows = spec.num_rows
     device = spec.first.device
 
@@ -374,6 +390,12 @@ def _probe(model_fn, guide_fn, spec: DataSpec, batch_size, data_plate, scales_it
         if rows == spec.num_rows:
             raise ProgramError(f"the program fails on its data: {first_line(error)}") from error
         needs_all, failure = True, error
+    if needs_all and streamed:
+        raise ProgramError(
+            f"the data is streamed, but the program needs all {spec.num_rows} rows at once (it "
+            "subsamples its own plate, or its plates are sized for all rows); stream only to "
+            "programs whose data plate is sized by the batch: pyro.plate(name, len(x))"
+        ) from failure
     if needs_all:  # it subsamples itself, or its plates are sized for all rows
         info = run_named(lambda: inspect(spec.num_rows), "the program, on all rows,")
         if not info.subsamples:
@@ -462,7 +484,7 @@ def _train(model, pair, modules, spec, val_spec, exact, settings, device, plate,
     objective, name, info, plan = _prepare_program(
         model, pair, spec, settings, device, plate, nesting
     )
-    _check_distributable(plan, settings, ranks)
+    _check_splittable(plan, spec, settings, ranks)
     num_rows = spec.num_rows or 1
     run_model, run_guide = plan.wrap(model_fn, num_rows), plan.wrap(guide_fn, num_rows)
     exact_noise = settings["distributed_noise"] == "global_batch"
@@ -499,6 +521,8 @@ def _train(model, pair, modules, spec, val_spec, exact, settings, device, plate,
         generator, ranks,
     )  # fmt: skip
     state.resume()
+    if isinstance(spec, StreamedSpec):
+        spec.bind(order, ranks)  # the loader looks ahead along the (resumed) order
     validator = None
     if val_spec is not None:
         validator = Validator(objective, model_fn, guide_fn, val_spec, exact, ranks)
@@ -506,12 +530,22 @@ def _train(model, pair, modules, spec, val_spec, exact, settings, device, plate,
         model, (spec, plan, info, _call), stepper, state, validator, settings, name,
         (*cadence, rows_per_batch, epoch_rows), indices, ranks,
     )  # fmt: skip
-    history = loop.run()
+    try:
+        history = loop.run()
+    finally:
+        if isinstance(spec, StreamedSpec):
+            spec.close()  # the loader's workers stop
     return _finish(model, history, state, objective, name, device, param_names, stepper)
 
 
-def _check_distributable(plan, settings: dict, ranks: Ranks) -> None:
-    """A data-parallel run splits each step's rows over the ranks; refuse what cannot be split."""
+def _check_splittable(plan, spec, settings: dict, ranks: Ranks) -> None:
+    """A data-parallel run splits each step's rows over the ranks, and streamed data comes a
+    minibatch at a time; refuse what cannot be split."""
+    if isinstance(spec, StreamedSpec) and plan.kind != "sliced":
+        raise ValueError(
+            f"the data is streamed ({spec.num_rows} rows read batch by batch), so training needs "
+            "minibatches: pass batch_size=B"
+        )
     if settings["distributed_noise"] == "global_batch" and settings["compile"] is True:
         raise ValueError("distributed_noise='global_batch' runs eagerly; use compile=False")
     if ranks.active and plan.kind == "full":
