@@ -90,10 +90,12 @@ def cmd_list(args) -> None:
 def cmd_fit(args) -> None:
     import torch
 
+    from .inference.distributed import init_from_environment
     from .models import get_model
     from .models.registry import is_file_spec
-    from .run_folder import open_run_dir
+    from .run_folder import open_shared_run_dir
 
+    ranks = init_from_environment()  # under torchrun: one of its processes
     model_name, loss = args.model, args.loss
     if model_name in MODEL_PRESETS:
         model_name, preset_loss, _ = MODEL_PRESETS[model_name]
@@ -130,13 +132,16 @@ def cmd_fit(args) -> None:
     torch.manual_seed(args.seed)
     model = model_class(data.num_features, **model_options).init_from_data(data.train)
     label = f"{_label(args.model)}-{_label(args.data)}"
-    with open_run_dir(args.out, label, config, resume=args.checkpoint) as run_dir:
-        _fit_into(run_dir, model, data, config, args)
+    with open_shared_run_dir(args.out, label, config, args.checkpoint, ranks) as run_dir:
+        _fit_into(run_dir, model, data, config, args, ranks)
 
 
-def _fit_into(run_dir: Path, model, data, config: dict, args) -> None:
+def _fit_into(run_dir: Path, model, data, config: dict, args, ranks) -> None:
     """Train (resuming from ``run_dir``'s checkpoint where there is one), then write the model,
-    the history, the scores and the figures."""
+    the history, the scores and the figures. Under ``torchrun`` every process trains its part;
+    rank 0 then leaves the group, scores and writes alone, and the others are done."""
+    import torch.distributed as dist
+
     from .inference import fit
     from .reporting import score_model, write_figures, write_table
     from .run_folder import CHECKPOINT, save_model
@@ -156,6 +161,10 @@ def _fit_into(run_dir: Path, model, data, config: dict, args) -> None:
         progress=not args.no_progress,
         checkpoint=run_dir / CHECKPOINT if args.checkpoint else None,
     )
+    if not ranks.is_main:
+        return
+    if ranks.active:
+        dist.destroy_process_group()  # scoring below runs on rank 0 alone
     result.history.to_csv(run_dir / "history.csv", index=False)
     save_model(run_dir, model, config)
     data = data.to(result.device)
@@ -348,7 +357,12 @@ def _add_fit(sub) -> None:
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int)
     budget.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, default=128, help="0 for full batch")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=128,
+        help="rows per step (per process under torchrun); 0: all",
+    )
     p.add_argument("--lr", type=float, help="learning rate (default: the model's own)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)

@@ -28,7 +28,7 @@ import hashlib
 import json
 import shutil
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import torch
@@ -125,6 +125,33 @@ def open_run_dir(out, label: str, config: dict | None = None, resume: bool = Fal
         if created and not (path / CHECKPOINT).exists():
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+@contextmanager
+def open_shared_run_dir(out, label: str, config: dict, resume: bool, ranks):
+    """:func:`open_run_dir` for a data-parallel command (``torchrun ... -m ppgen fit``): rank 0
+    opens (and, on failure, cleans up) the folder and tells the other ranks where it is, or why
+    it could not; only rank 0 writes in it."""
+    if not ranks.active:
+        with open_run_dir(out, label, config, resume=resume) as path:
+            yield path
+        return
+    from .inference.distributed.sync import broadcast_object
+
+    if not ranks.is_main:
+        shared = broadcast_object(ranks, None)
+        if isinstance(shared, str):
+            raise ValueError(f"rank 0 could not open the run folder: {shared}")
+        yield shared
+        return
+    with ExitStack() as stack:
+        try:
+            path = stack.enter_context(open_run_dir(out, label, config, resume=resume))
+        except Exception as error:
+            broadcast_object(ranks, str(error))
+            raise
+        broadcast_object(ranks, path)
+        yield path
 
 
 def write_config(run_dir: Path, config: dict) -> None:

@@ -209,3 +209,13 @@ def sharded_evaluation() -> dict:
         "ppca_elbo": elbo(ppca, digits.test[:51], num_samples=3),
         "ppca_exact": ppca.log_prob(digits.test[:51]).detach(),
     }
+
+
+def on_two_ranks() -> dict:
+    """Every check that needs no files, in one launch (process start-up costs seconds)."""
+    return {
+        "estimators": every_estimator(),
+        "rows": one_epoch_rows(),
+        "evaluation": sharded_evaluation(),
+        "equivalence": equivalence_runs(32),
+    }

@@ -16,10 +16,12 @@ What is checked:
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
-import pyro
+import pandas as pd
 import pytest
 import torch
 
@@ -72,18 +74,19 @@ def test_ppca_on_two_processes_follows_one_process_with_twice_the_batch():
     assert double.history["epoch"].tolist() == single.history["epoch"].tolist()
 
 
-def test_vae_and_flow_on_two_processes_follow_one_process_with_twice_the_batch():
-    two = launch(programs.equivalence_runs, 2, 32)
+@pytest.fixture(scope="module")
+def two_ranks():
+    """``programs.on_two_ranks`` on each of 2 ranks: ``[rank 0's results, rank 1's]``."""
+    return launch(programs.on_two_ranks, 2)
+
+
+def test_vae_and_flow_on_two_processes_follow_one_process_with_twice_the_batch(two_ranks):
     one = programs.equivalence_runs(64)
+    two = [rank["equivalence"] for rank in two_ranks]
     for name in ("vae", "flow"):
         assert_close_tensors(one[name]["params"], two[0][name]["params"], TOLERANCE)
         assert_close_tensors(two[0][name]["params"], two[1][name]["params"], 0.0)
         assert two[0][name]["loss"] == pytest.approx(one[name]["loss"], rel=1e-5)
-
-
-@pytest.fixture(scope="module")
-def every_estimator_on_two_ranks():
-    return launch(programs.every_estimator, 2)
 
 
 @pytest.mark.parametrize(
@@ -99,43 +102,23 @@ def every_estimator_on_two_ranks():
         "subsampled-autonormal",
     ],
 )
-def test_every_rank_ends_with_identical_parameters(every_estimator_on_two_ranks, name):
-    rank0, rank1 = (runs[name] for runs in every_estimator_on_two_ranks)
+def test_every_rank_ends_with_identical_parameters(two_ranks, name):
+    rank0, rank1 = (rank["estimators"][name] for rank in two_ranks)
     assert rank0["params"], "nothing was trained"
     for key in rank0["params"]:
         assert torch.equal(rank0["params"][key], rank1["params"][key]), key
     assert rank0["loss"] == rank1["loss"]  # one history, the same on every rank
-    # Training moved every run away from its start (the ranks did not agree by standing still).
-    pyro.clear_param_store()
 
 
-def test_each_training_row_is_used_once_per_epoch_across_ranks():
-    seen = launch(programs.one_epoch_rows, 2)
+def test_each_training_row_is_used_once_per_epoch_across_ranks(two_ranks):
+    seen = [rank["rows"] for rank in two_ranks]
     assert sorted(seen[0] + seen[1]) == list(range(96))
     assert len(seen[0]) == len(seen[1]) == 48
 
 
-def test_a_killed_run_resumes_bit_identical(tmp_path):
-    uninterrupted = launch(programs.checkpointed_ppca, 2, str(tmp_path / "whole.pt"))[0]
-    path = str(tmp_path / "killed.pt")
-    with pytest.raises(DistributedRunError, match="rank 1 failed"):
-        launch(programs.checkpointed_ppca, 2, path, 30)
-    resumed = launch(programs.checkpointed_ppca, 2, path)[0]
-    for key, value in uninterrupted["params"].items():
-        assert torch.equal(value, resumed["params"][key]), key
-    assert uninterrupted["history"].equals(resumed["history"])
-
-
-def test_a_checkpoint_resumes_only_at_its_world_size(tmp_path):
-    path = str(tmp_path / "two.pt")
-    launch(programs.checkpointed_ppca, 2, path)
-    with pytest.raises(Exception, match="world_size: checkpoint 2, now 1"):
-        programs.checkpointed_ppca(path)
-
-
-def test_evaluation_shards_points_and_gathers_them_in_order():
-    two = launch(programs.sharded_evaluation, 2)
+def test_evaluation_shards_points_and_gathers_them_in_order(two_ranks):
     one = programs.sharded_evaluation()
+    two = [rank["evaluation"] for rank in two_ranks]
     # A flow's log-likelihood is exact: sharding changes nothing.
     torch.testing.assert_close(two[0]["flow"], one["flow"], rtol=0, atol=1e-6)
     torch.testing.assert_close(two[0]["flow"], two[1]["flow"], rtol=0, atol=0)
@@ -143,3 +126,35 @@ def test_evaluation_shards_points_and_gathers_them_in_order():
     # the exact value point by point, in order, on every rank.
     for rank in two:
         torch.testing.assert_close(rank["ppca_elbo"], one["ppca_exact"], rtol=0, atol=2e-3)
+
+
+def test_a_killed_run_resumes_bit_identical_at_its_world_size(tmp_path):
+    uninterrupted = launch(programs.checkpointed_ppca, 2, str(tmp_path / "whole.pt"))[0]
+    path = str(tmp_path / "killed.pt")
+    with pytest.raises(DistributedRunError, match="rank 1 failed"):
+        launch(programs.checkpointed_ppca, 2, path, 30)  # rank 1 dies at step 30
+    with pytest.raises(Exception, match="world_size: checkpoint 2, now 1"):
+        programs.checkpointed_ppca(path)  # one process cannot take two ranks' random states
+    resumed = launch(programs.checkpointed_ppca, 2, path)[0]
+    for key, value in uninterrupted["params"].items():
+        assert torch.equal(value, resumed["params"][key]), key
+    assert uninterrupted["history"].equals(resumed["history"])
+
+
+def test_torchrun_runs_the_command_line_on_two_processes(tmp_path):
+    """``torchrun --nproc-per-node 2 -m ppgen fit``: both processes train, rank 0 alone writes
+    one run folder and prints once."""
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        "-m", "ppgen", "fit", "ppca", "--data", "digits", "--steps", "30", "--batch-size", "32",
+        "--out", str(out), "--no-progress", "--eval-samples", "10",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("run written to") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    history = pd.read_csv(out / "history.csv")
+    assert history["step"].tolist() == list(range(1, 31))
+    assert json.loads((out / "config.json").read_text())["batch_size"] == 32
+    assert (out / "model.pt").is_file()
