@@ -1,10 +1,10 @@
-"""Benchmark: training streams a memory-mapped file 10x larger than a memory budget.
+"""Benchmark: training streams a .npy file 10x larger than a memory budget.
 
 Issue 16's streaming item. A ``.npy`` file of ``factor x budget`` bytes (float32 rows of
 ``--dim`` values, drawn from a PPCA with 8 factors) is written in chunks; then a fresh process
 trains ``PPCA(dim, 8)`` on it for one whole epoch (every row read once) from
 ``DataLoader(NpyRows(path), batch_size=...)``, and reports its peak resident set size
-(``ru_maxrss``, which counts the pages of memory maps too). The claim holds if that peak stays
+(``ru_maxrss``, which would count the pages of a memory map too). The claim holds if that peak stays
 under the budget. For contrast the table gives what loading the file whole would hold: its size.
 
 Run:  python benchmarks/streaming_memory.py [--budget-mib 512] [--factor 10] [--dim 1024]
@@ -115,14 +115,15 @@ def main() -> None:
     import torch
 
     lines = [
-        "# Streaming a memory-mapped file 10x larger than the memory budget",
+        "# Streaming a .npy file 10x larger than the memory budget",
         "",
         f"Command: `python benchmarks/streaming_memory.py --budget-mib {args.budget_mib} "
         f"--factor {args.factor} --dim {args.dim} --batch {args.batch} --workers {args.workers}`",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
         f"({args.threads} threads), Python {platform.python_version()}.",
         "One epoch of `fit(PPCA(dim, 8), DataLoader(NpyRows(path), batch_size=B))` in a fresh "
-        "process; peak RSS is that process's `ru_maxrss` (memory-map pages included), from "
+        "process; peak RSS is that process's `ru_maxrss` (which would count a memory map's "
+        "pages too; `NpyRows` reads with `pread`), from "
         "start-up to the end of training. Loading the file whole would hold `file_mib`.",
         "",
         frame.round(2).to_markdown(index=False),
