@@ -78,13 +78,13 @@ def run(kind: str, seed: int, processes: int, batch: int, steps: int, device: st
     return row
 
 
-def describe(device: str, threads: int) -> str:
+def describe(device: str, threads: int, processes: int) -> str:
     if device == "cuda":
         names = {torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())}
         return f"{torch.cuda.device_count()} x {', '.join(names)}, torch {torch.__version__}"
     return (
         f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
-        f"(1 process: {threads} threads; N processes: {max(1, (os.cpu_count() or 1) // 2)} "
+        f"(1 process: {threads} threads; N processes: {max(1, (os.cpu_count() or 1) // processes)} "
         "thread(s) each)"
     )
 
@@ -118,7 +118,8 @@ def main() -> None:
         f"Command: `python benchmarks/distributed_throughput.py --processes {args.processes} "
         f"--seeds {' '.join(map(str, args.seeds))} --steps {args.steps} --batch {args.batch} "
         f"--device {args.device}`",
-        f"Machine: {describe(args.device, args.threads)}, Python {platform.python_version()}.",
+        f"Machine: {describe(args.device, args.threads, args.processes)}, "
+        f"Python {platform.python_version()}.",
         f"Global batch {args.batch * args.processes} in both cases: one process with batch "
         f"{args.batch * args.processes}, or {args.processes} processes with {args.batch} each.",
         "",

@@ -204,16 +204,45 @@ def sharded_evaluation() -> dict:
         ppca.guide_bias.copy_(-ppca.b @ A)
         scale_tril = posterior.scale_tril[0].clone()
     ppca.guide_scale_tril = PyroParam(scale_tril, dist.constraints.lower_cholesky)
+    from ppgen.analysis import to_inference_data
+
+    analysed = to_inference_data(ppca, digits.test[:51], num_samples=20)
     return {
+        "inference_data": {
+            "log_lik": analysed.log_likelihood[ppca.observed_site].values,
+            "observed": analysed.observed_data[ppca.observed_site].values,
+            "z_shape": analysed.posterior["z"].shape,
+            "plate": analysed.log_likelihood[ppca.observed_site].coords[ppca.data_plate].values,
+        },
         "flow": log_likelihood(flow, moons.test[:101], num_samples=1),
         "ppca_elbo": elbo(ppca, digits.test[:51], num_samples=3),
         "ppca_exact": ppca.log_prob(digits.test[:51]).detach(),
     }
 
 
-def on_two_ranks() -> dict:
-    """Every check that needs no files, in one launch (process start-up costs seconds)."""
+def streamed_location(path: str, batch_size: int) -> dict:
+    """A plain pair trained from ``DataLoader(NpyRows(path))``: its parameters."""
+    from torch.utils.data import DataLoader
+
+    from ppgen.data import NpyRows
+
+    def model(x):  # defined here: a new pair (its own parameters) on every call
+        loc = pyro.param("loc", torch.zeros(x.shape[1]))
+        with pyro.plate("rows", x.shape[0]):
+            pyro.sample("x", dist.Normal(loc, 1.0).to_event(1), obs=x)
+
+    def guide(x):
+        pass
+
+    loader = DataLoader(NpyRows(path), batch_size=batch_size)
+    result = ppgen.fit((model, guide), loader, steps=12, lr=0.05, progress=False, compile=False)
+    return {k: v.clone() for k, v in result.params.items()}
+
+
+def on_two_ranks(npy_path: str) -> dict:
+    """Every check in one launch (process start-up costs seconds)."""
     return {
+        "streamed": streamed_location(npy_path, 16),
         "estimators": every_estimator(),
         "rows": one_epoch_rows(),
         "evaluation": sharded_evaluation(),

@@ -292,3 +292,45 @@ def test_a_killed_cuda_run_resumes_to_the_uninterrupted_run(tmp_path, monkeypatc
     fit(resumed, data, device="cuda", checkpoint=path, progress=False, **settings)
     for key, value in expected.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+def test_streamed_training_on_cuda_with_pinned_memory_equals_the_tensor_run(tmp_path):
+    """Issue 16: a DataLoader with pinned memory and workers feeds CUDA; the result equals
+    training on the same rows as a CUDA tensor (eager on both sides)."""
+    import numpy as np
+    from torch.utils.data import DataLoader
+
+    from ppgen.data import NpyRows
+
+    data = load_dataset("linear_gaussian", num_train=600)
+    np.save(tmp_path / "rows.npy", data.train.numpy())
+    options = dict(steps=40, batch_size=64, lr=0.02, device="cuda", progress=False, compile=False)
+    torch.manual_seed(0)
+    streamed = PPCA(10, 3).init_from_data(data.train)
+    torch.manual_seed(0)
+    in_memory = PPCA(10, 3).init_from_data(data.train)
+    loader = DataLoader(
+        NpyRows(tmp_path / "rows.npy"), batch_size=64, pin_memory=True, num_workers=2
+    )
+    fit(streamed, loader, **options)
+    fit(in_memory, data.train, **options)
+    for name, value in in_memory.state_dict().items():
+        torch.testing.assert_close(streamed.state_dict()[name], value, rtol=0, atol=0)
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available() or torch.cuda.device_count() < 2, reason="needs 2 GPUs"
+)
+def test_two_gpus_on_nccl_follow_one_gpu_with_twice_the_batch():
+    """Issue 16: fit(devices=2) on 2 GPUs (NCCL) with the global-batch noise follows one GPU
+    with twice the batch (tolerance as on CPU, 1e-5)."""
+    data = load_dataset("digits")
+    options = dict(steps=50, lr=0.01, compile=False, progress=False, device="cuda")
+    torch.manual_seed(0)
+    one = PPCA(64, 4).init_from_data(data.train)
+    torch.manual_seed(0)
+    two = PPCA(64, 4).init_from_data(data.train)
+    fit(one, data.train, batch_size=64, distributed_noise="global_batch", **options)
+    fit(two, data.train, batch_size=32, devices=2, distributed_noise="global_batch", **options)
+    for name, value in one.state_dict().items():
+        torch.testing.assert_close(two.state_dict()[name], value, rtol=0, atol=1e-5)

@@ -27,6 +27,10 @@ model's plates), the model is replayed on them, and the groups are filled from t
 
 Parameters fitted by SVI are point estimates and appear nowhere in the posterior: only sample
 sites do (``attrs["point_estimates"]`` says so).
+
+Inside a ``torch.distributed`` group the call is collective: when every latent is local, each rank
+analyses its share of the points (its own draws) and every rank gets the whole InferenceData,
+joined along the data plate in order; with global latents every rank analyses all points.
 """
 
 from __future__ import annotations
@@ -37,9 +41,12 @@ import arviz as az
 import numpy as np
 import pyro.poutine as poutine
 import torch
+import xarray as xr
 from pyro.poutine.util import prune_subsample_sites
 
 from ..inference.batches import DataSpec
+from ..inference.distributed.ranks import current_ranks
+from ..inference.distributed.sync import gather_objects
 from ..inference.importance import SAMPLE_PLATE, assemble, scored_trace, vectorize
 from ..inference.param_scope import pair_params
 from ..inference.program import ProgramError, inspect_program, run_vectorized
@@ -90,8 +97,39 @@ def to_inference_data(
         )  # fmt: skip
         _check_analysable(info)
         nesting = info.nesting if nesting is None else nesting
+        share = _share(spec, info, coords)
+        if share is not None:  # this rank's points (module docstring)
+            args, call_kwargs = spec.call(share)
         draws = _Draws(model_fn, guide_fn, args, call_kwargs, num_samples, -nesting - 1)
-        return _assemble(model, draws, info.data_plate, prior, dims, coords, log_likelihood)
+        data = _assemble(model, draws, info.data_plate, prior, dims, coords, log_likelihood)
+    if share is None:
+        return data
+    return _joined(gather_objects(current_ranks(), data), info.data_plate)
+
+
+def _share(spec, info, coords) -> torch.Tensor | None:
+    """Inside a process group, the rows this rank analyses; ``None`` for all of them: no group,
+    global latents (every rank would need the same draws of them, and their weights sum over
+    all points), fewer rows than ranks, or coordinates given for the data plate."""
+    ranks = current_ranks()
+    rows = spec.num_rows
+    if not ranks.active or rows is None or rows < ranks.world_size or info.global_latents:
+        return None
+    if coords is not None and info.data_plate in coords:
+        return None
+    offset, length = ranks.part(rows)
+    return torch.arange(offset, offset + length, device=spec.first.device)
+
+
+def _joined(parts: list, plate: str) -> az.InferenceData:
+    """The ranks' InferenceData, over consecutive rows, joined along the data plate in order."""
+    joined = parts[0]
+    for group in joined.groups():
+        datasets = [getattr(part, group) for part in parts]
+        merged = xr.concat(datasets, dim=plate, data_vars="minimal", compat="override")
+        size = merged.sizes[plate]
+        setattr(joined, group, merged.assign_coords({plate: np.arange(size)}))
+    return joined
 
 
 def _check_labels(dims, coords) -> None:

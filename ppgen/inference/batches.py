@@ -5,7 +5,9 @@
 - a tensor of any shape (rows on dim 0): ``model(x_batch)``;
 - a tuple of tensors batched together: ``model(a_batch, b_batch)``; a dict: keyword arguments;
 - a ``torch.utils.data.Dataset`` (its items collated once, as a ``DataLoader`` would) or a
-  ``DataLoader`` (its dataset, and its ``batch_size`` unless ``fit`` is given one);
+  ``DataLoader`` (its dataset, and its ``batch_size`` unless ``fit`` is given one); ``fit``
+  streams a ``DataLoader`` over anything but a ``TensorDataset`` instead
+  (:mod:`ppgen.inference.streaming`);
 - a ppgen :class:`~ppgen.data.Dataset` (its ``train`` split, redrawn per batch where its
   preprocessing is stochastic, with labels for a class-conditional model);
 - ``None``: a program that takes no data.

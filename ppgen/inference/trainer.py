@@ -164,10 +164,13 @@ def fit(
             callables (functions, ``PyroModule`` s, autoguides), written as for Pyro's SVI.
         data: what the programs take, batched along dim 0 (see :mod:`ppgen.inference.batches`):
             a tensor of any shape (``model(x)``); a tuple of tensors (positional arguments) or
-            a dict (keyword arguments); a torch ``Dataset`` or ``DataLoader``; ``None`` for a
-            program without data. A ppgen model takes a :class:`~ppgen.data.Dataset` (its
-            ``train`` split is fitted, ``val`` validates, per-batch binarization is redrawn) or
-            a ``(num_points, num_features)`` tensor.
+            a dict (keyword arguments); a torch ``Dataset`` (collated into memory) or
+            ``DataLoader``; ``None`` for a program without data. A ``DataLoader`` over anything
+            but a ``TensorDataset``, and :class:`~ppgen.data.NpyRows`, are streamed batch by
+            batch, for data larger than memory (:mod:`ppgen.inference.streaming`). A ppgen
+            model takes a :class:`~ppgen.data.Dataset` (its ``train`` split is fitted, ``val``
+            validates, per-batch binarization is redrawn), a ``(num_points, num_features)``
+            tensor, or a streamed ``DataLoader`` of such rows.
         estimator: a registered estimator name (``ppgen.inference.available_estimators()``), an
             estimator object (``get_estimator("tracegraph", baseline="nvil")``) or a Pyro
             ``ELBO`` object. Checked against the program before the first step

@@ -153,7 +153,9 @@ class TrainingState:
         if state.get("format") != FORMAT:
             raise ValueError(f"{self.path} is not a ppgen training checkpoint ({FORMAT})")
         check_same_architecture(state["architecture"], self.architecture, self.path)
-        check_same_settings(state["settings"], self.settings, self.path)
+        # Checkpoints from before data-parallel training came from one process.
+        saved_settings = {"world_size": 1, **state["settings"]}
+        check_same_settings(saved_settings, self.settings, self.path)
         if self.ranks.active:
             state["rng"] = state["rank_rng"][self.ranks.rank]
         self.apply(state)

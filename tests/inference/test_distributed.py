@@ -21,6 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -75,9 +76,23 @@ def test_ppca_on_two_processes_follows_one_process_with_twice_the_batch():
 
 
 @pytest.fixture(scope="module")
-def two_ranks():
+def npy_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rows") / "rows.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(96, 3)).astype(np.float32) + 1.0)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def two_ranks(npy_path):
     """``programs.on_two_ranks`` on each of 2 ranks: ``[rank 0's results, rank 1's]``."""
-    return launch(programs.on_two_ranks, 2)
+    return launch(programs.on_two_ranks, 2, npy_path)
+
+
+def test_streamed_data_shards_across_ranks_like_a_global_batch(two_ranks, npy_path):
+    # No latent noise in this pair: 2 ranks x 16 rows follow 1 process x 32 rows.
+    one = programs.streamed_location(npy_path, 32)
+    for rank in two_ranks:
+        torch.testing.assert_close(rank["streamed"]["loc"], one["loc"], rtol=0, atol=1e-6)
 
 
 def test_vae_and_flow_on_two_processes_follow_one_process_with_twice_the_batch(two_ranks):
@@ -126,6 +141,14 @@ def test_evaluation_shards_points_and_gathers_them_in_order(two_ranks):
     # the exact value point by point, in order, on every rank.
     for rank in two:
         torch.testing.assert_close(rank["ppca_elbo"], one["ppca_exact"], rtol=0, atol=2e-3)
+    # to_inference_data: each rank analysed its share of the 51 points; joined in order, the
+    # exact marginal log-likelihood and the data equal one process's.
+    for rank in two:
+        analysed, whole = rank["inference_data"], one["inference_data"]
+        np.testing.assert_allclose(analysed["log_lik"], whole["log_lik"], rtol=0, atol=1e-4)
+        np.testing.assert_array_equal(analysed["observed"], whole["observed"])
+        assert analysed["z_shape"] == (1, 20, 51, 3)
+        np.testing.assert_array_equal(analysed["plate"], np.arange(51))
 
 
 def test_a_killed_run_resumes_bit_identical_at_its_world_size(tmp_path):

@@ -12,6 +12,7 @@ classes, not lambdas or closures.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import uuid
@@ -62,6 +63,15 @@ def launch(fn, num_processes: int, *args, **kwargs) -> list:
 
     if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
         raise ValueError(f"num_processes must be a positive int, got {num_processes!r}")
+    if multiprocessing.parent_process() is not None:
+        # A started process imports the caller's script again (Python's "spawn"); a launch at
+        # the script's top level would start processes without end.
+        raise RuntimeError(
+            "a process started to run on one rank is importing your script, and the script "
+            "launches processes at its top level: put the call under "
+            "`if __name__ == \"__main__\":` (Python's multiprocessing imports the script in "
+            "every process it starts)"
+        )
     if torch.cuda.is_available() and num_processes > torch.cuda.device_count():
         raise ValueError(
             f"{num_processes} processes need as many GPUs; {torch.cuda.device_count()} here"

@@ -73,16 +73,17 @@ def local_device(device: torch.device) -> torch.device:
 
 
 def init_from_environment() -> Ranks:
-    """Join the process group a launcher (``torchrun``, Lightning, SLURM via ``torchrun``)
-    described in the environment (``WORLD_SIZE``, ``RANK``, ``MASTER_ADDR``...): NCCL where
-    CUDA is present, gloo otherwise. Nothing to do for one process or a group already
-    initialised."""
+    """Join the process group a launcher (``torchrun``, SLURM via ``torchrun``) described in
+    the environment (``WORLD_SIZE``, ``RANK``, ``MASTER_ADDR``...): gloo for CPU tensors, and
+    NCCL for CUDA tensors where CUDA is present (so ``device="cpu"`` works on a GPU machine too).
+    Nothing to do for one process or a group already initialised."""
     if not dist.is_available() or dist.is_initialized():
         return current_ranks()
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return Ranks()
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
+    backend = "gloo"
+    if torch.cuda.is_available():
+        backend = "cpu:gloo,cuda:nccl"
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend)
     return current_ranks()
