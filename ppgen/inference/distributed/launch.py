@@ -69,7 +69,7 @@ def launch(fn, num_processes: int, *args, **kwargs) -> list:
         raise RuntimeError(
             "a process started to run on one rank is importing your script, and the script "
             "launches processes at its top level: put the call under "
-            "`if __name__ == \"__main__\":` (Python's multiprocessing imports the script in "
+            '`if __name__ == "__main__":` (Python\'s multiprocessing imports the script in '
             "every process it starts)"
         )
     if torch.cuda.is_available() and num_processes > torch.cuda.device_count():
