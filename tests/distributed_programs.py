@@ -239,9 +239,11 @@ def streamed_location(path: str, batch_size: int) -> dict:
     return {k: v.clone() for k, v in result.params.items()}
 
 
-def on_two_ranks(npy_path: str) -> dict:
-    """Every check in one launch (process start-up costs seconds)."""
+def on_two_ranks(npy_path: str, checkpoint_path: str) -> dict:
+    """Every check in one launch (process start-up costs seconds), and the uninterrupted
+    checkpointed run that a killed run must match."""
     return {
+        "uninterrupted": checkpointed_ppca(checkpoint_path),
         "streamed": streamed_location(npy_path, 16),
         "estimators": every_estimator(),
         "rows": one_epoch_rows(),

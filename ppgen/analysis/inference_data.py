@@ -126,7 +126,9 @@ def _joined(parts: list, plate: str) -> az.InferenceData:
     joined = parts[0]
     for group in joined.groups():
         datasets = [getattr(part, group) for part in parts]
-        merged = xr.concat(datasets, dim=plate, data_vars="minimal", compat="override")
+        merged = xr.concat(
+            datasets, dim=plate, data_vars="minimal", coords="minimal", compat="override"
+        )
         size = merged.sizes[plate]
         setattr(joined, group, merged.assign_coords({plate: np.arange(size)}))
     return joined

@@ -83,9 +83,10 @@ def npy_path(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def two_ranks(npy_path):
+def two_ranks(npy_path, tmp_path_factory):
     """``programs.on_two_ranks`` on each of 2 ranks: ``[rank 0's results, rank 1's]``."""
-    return launch(programs.on_two_ranks, 2, npy_path)
+    checkpoint = tmp_path_factory.mktemp("whole") / "whole.pt"
+    return launch(programs.on_two_ranks, 2, npy_path, str(checkpoint))
 
 
 def test_streamed_data_shards_across_ranks_like_a_global_batch(two_ranks, npy_path):
@@ -151,8 +152,8 @@ def test_evaluation_shards_points_and_gathers_them_in_order(two_ranks):
         np.testing.assert_array_equal(analysed["plate"], np.arange(51))
 
 
-def test_a_killed_run_resumes_bit_identical_at_its_world_size(tmp_path):
-    uninterrupted = launch(programs.checkpointed_ppca, 2, str(tmp_path / "whole.pt"))[0]
+def test_a_killed_run_resumes_bit_identical_at_its_world_size(two_ranks, tmp_path):
+    uninterrupted = two_ranks[0]["uninterrupted"]
     path = str(tmp_path / "killed.pt")
     with pytest.raises(DistributedRunError, match="rank 1 failed"):
         launch(programs.checkpointed_ppca, 2, path, 30)  # rank 1 dies at step 30
