@@ -100,6 +100,11 @@ def every_estimator() -> dict:
     runs["global-latent"] = _fit_params(
         (location_model, location_guide), located, steps=6, batch_size=8, lr=0.05
     )
+    # 65 rows, 2 x 16 per step: every third global batch has 1 row, and rank 1 none.
+    short = (torch.arange(65.0), torch.randn(65) + 3.0)
+    runs["short-last-batch"] = _fit_params(
+        (location_model, location_guide), short, steps=6, batch_size=16, lr=0.05
+    )
     gan = Generator(64, 4, hidden_dims=(16,))
     runs["gan"] = _fit_params(gan, digits.train[:128], loss="gan", steps=4, batch_size=16, lr=1e-3)
     guide = AutoNormal(subsampled_model)

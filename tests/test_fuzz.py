@@ -98,6 +98,8 @@ FIT_OPTIONS = {
     "estimator": BAD_NAME.filter(lambda v: isinstance(v, str)),
     "progress": BAD_FLAG,
     "compile": BAD_FLAG.filter(lambda v: v not in ("auto", 0, 1)),
+    "devices": BAD_COUNT,
+    "distributed_noise": BAD_NAME.filter(lambda v: v not in ("per_rank", "global_batch")),
 }
 NAMED_AS = {"estimator": ("estimator", "unknown"), "compile": ("compile",)}
 

@@ -115,7 +115,10 @@ class TrainingLoop:
                 raise
             reason = f"parameters became non-finite ({str(error).splitlines()[0]})"
             self.diverged(reason, self.state.step + 1)
-        self.history.record(value, self.stepper.objective.last_parts, normalizer)
+        parts = self.stepper.objective.last_parts
+        if args is None:  # no rows here this step: zero terms, as many as the other ranks sum
+            parts = {name: torch.zeros_like(part) for name, part in parts.items()}
+        self.history.record(value, parts, normalizer)
         self.state.step += 1
 
     # ----- the run ----------------------------------------------------------------------------

@@ -116,6 +116,7 @@ def test_vae_and_flow_on_two_processes_follow_one_process_with_twice_the_batch(t
         "global-latent",
         "gan",
         "subsampled-autonormal",
+        "short-last-batch",
     ],
 )
 def test_every_rank_ends_with_identical_parameters(two_ranks, name):
