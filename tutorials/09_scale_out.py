@@ -28,6 +28,7 @@
 
 # %%
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -226,6 +227,7 @@ if __name__ == "__main__":
     same = all(torch.equal(v, streamed.state_dict()[k]) for k, v in in_memory.state_dict().items())
     print("streamed == in memory, bit for bit:", same)
     assert same
+    shutil.rmtree(folder)  # the file was only for this section
     if (RESULTS / "streaming_memory.csv").exists():
         memory = pd.read_csv(RESULTS / "streaming_memory.csv")
         print(memory[["budget_mib", "file_mib", "peak_rss_mib", "train_s"]].to_string(index=False))

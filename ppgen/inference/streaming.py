@@ -124,11 +124,6 @@ class StreamedSpec:
         args, kwargs = self.fetch([0])
         return next(iter([*args[: len(self.batched_args)], *self.batched_kwargs.values()]))
 
-    def named_tensors(self):
-        for i, tensor in enumerate(self.batched_args):
-            yield f"argument {i}", tensor
-        yield from self.batched_kwargs.items()
-
     def to(self, device) -> StreamedSpec:
         self.device = torch.device(device)
         return self

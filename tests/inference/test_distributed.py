@@ -172,13 +172,14 @@ def test_torchrun_runs_the_command_line_on_two_processes(tmp_path):
     out = tmp_path / "run"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        "--log-dir", str(tmp_path / "torchrun-logs"),
         "-m", "ppgen", "fit", "ppca", "--data", "digits", "--steps", "30", "--batch-size", "32",
         "--out", str(out), "--no-progress", "--eval-samples", "10",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("run written to") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "torchrun-logs"]
     history = pd.read_csv(out / "history.csv")
     assert history["step"].tolist() == list(range(1, 31))
     assert json.loads((out / "config.json").read_text())["batch_size"] == 32

@@ -15,10 +15,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import tempfile
 import uuid
 
 import torch
 import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing.api import DefaultLogsSpecs
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, record
 
 from .ranks import init_from_environment
@@ -78,22 +80,26 @@ def launch(fn, num_processes: int, *args, **kwargs) -> list:
         )
     payload = check_picklable((fn, args, kwargs), "the function and its arguments")
     threads = None if torch.cuda.is_available() else max(1, (os.cpu_count() or 1) // num_processes)
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=num_processes,
-        run_id=str(uuid.uuid4()),
-        rdzv_backend="c10d",
-        rdzv_endpoint="localhost:0",  # a free port, as torchrun --standalone
-        max_restarts=0,
-        monitor_interval=0.1,
-    )
-    try:
-        results = elastic_launch(config, _on_rank)(payload, threads)
-    except ChildFailedError as error:
-        rank, failure = error.get_first_failure()
-        message = failure.message
-        if isinstance(message, dict):
-            message = message.get("message", message)
-        raise DistributedRunError(f"rank {rank} failed: {message}") from None
+    # The launcher keeps per-run logs (and failing ranks' error files) in a folder of its own;
+    # it lives only as long as the launch.
+    with tempfile.TemporaryDirectory(prefix="ppgen-launch-") as logs:
+        config = LaunchConfig(
+            min_nodes=1,
+            max_nodes=1,
+            nproc_per_node=num_processes,
+            run_id=str(uuid.uuid4()),
+            rdzv_backend="c10d",
+            rdzv_endpoint="localhost:0",  # a free port, as torchrun --standalone
+            max_restarts=0,
+            monitor_interval=0.1,
+            logs_specs=DefaultLogsSpecs(log_dir=logs),
+        )
+        try:
+            results = elastic_launch(config, _on_rank)(payload, threads)
+        except ChildFailedError as error:
+            rank, failure = error.get_first_failure()
+            message = failure.message
+            if isinstance(message, dict):
+                message = message.get("message", message)
+            raise DistributedRunError(f"rank {rank} failed: {message}") from None
     return [pickle.loads(results[rank]) for rank in range(num_processes)]
