@@ -121,6 +121,7 @@ def cmd_fit(args) -> None:
         "dequantize": args.dequantize,
         "drop_constant": args.drop_constant,
         "seed": args.seed,
+        "data_seed": data_seed(args),
         "estimator": args.estimator if loss is None else None,
         "loss": loss,
         "num_particles": args.num_particles,
@@ -195,14 +196,18 @@ def cmd_evaluate(args) -> None:
 def cmd_analyze(args) -> None:
     import pyro
 
-    from .analysis.report import analyze_run, compare_runs
+    from .analysis.diagnostics import MIN_PSIS_DRAWS
+    from .analysis.report import analyze_run
     from .inference import resolve_device
-    from .reporting import write_table
-    from .run_folder import open_run_dir
 
+    if args.num_samples < MIN_PSIS_DRAWS:
+        raise ValueError(
+            f"--num-samples {args.num_samples}: the analysis needs at least {MIN_PSIS_DRAWS} guide "
+            "draws (PSIS k̂ fits a Pareto tail of 5 to the largest ones)"
+        )
     if args.out and len(args.run_dirs) < 2:
         raise ValueError(
-            "--out is where the comparison of several runs goes; give two runs or more"
+            "--out is where the joint analysis of several runs goes; give two runs or more"
         )
     analyses = {}
     for run_dir in args.run_dirs:
@@ -220,13 +225,38 @@ def cmd_analyze(args) -> None:
         if analysis["loo"] is not None:
             print(analysis["loo"].to_string(float_format="%.2f"))
         else:
-            print(f"LOO/WAIC skipped: {analysis['loo_skipped']}")
+            print(f"LOO skipped: {analysis['loo_skipped']}")
     if len(analyses) > 1:
-        with open_run_dir(args.out, "analysis") as out:
+        _analyze_together(args, analyses)
+
+
+def _analyze_together(args, analyses: dict) -> None:
+    """Several runs: as chains when they share model and data, else compared."""
+    import pyro
+
+    from .analysis.chains_report import analyze_runs_as_chains, runs_share_model_and_data
+    from .analysis.report import compare_runs
+    from .inference import resolve_device
+    from .reporting import write_table
+    from .run_folder import open_run_dir
+
+    loaded = [(a["model"], a["data"], a["config"]) for a in analyses.values()]
+    different = runs_share_model_and_data(loaded, args.split)
+    with open_run_dir(args.out, "analysis") as out:
+        if different is None:
+            pyro.set_rng_seed(args.seed)
+            chains = analyze_runs_as_chains(
+                loaded, args.run_dirs, out, args.split, args.num_samples,
+                resolve_device(args.device),
+            )  # fmt: skip
+            print(f"{len(loaded)} runs of one model on the same data, as chains:")
+            print(chains["agreement"].to_string(float_format="%.3f"))
+        else:
+            print(f"runs compared, not taken as chains: {different}")
             table = compare_runs(analyses, args.split)
             write_table(table, out / "comparison")
-        print(table.to_string(index=False))
-        print(f"comparison written to {out}")
+            print(table.to_string(index=False))
+    print(f"joint analysis written to {out}")
 
 
 def _load_for_model(args, model_class, model_options=None):
@@ -250,10 +280,17 @@ def _load_for_model(args, model_class, model_options=None):
         binarize=binarize,
         dequantize=args.dequantize,
         drop_constant=args.drop_constant,
-        seed=args.seed,
+        seed=data_seed(args),
         **data_options,
     )
     return data, data_options, binarize, name
+
+
+def data_seed(args) -> int:
+    """The seed of the data (synthetic draws, binarization, dequantization): ``--data-seed``
+    where given, so that runs of several training seeds share one data set; else ``--seed``."""
+    chosen = getattr(args, "data_seed", None)
+    return args.seed if chosen is None else chosen
 
 
 def cmd_compare(args) -> None:
@@ -367,6 +404,12 @@ def _add_fit(sub) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--data-seed",
+        type=int,
+        help="seed of the data alone (default: --seed); runs of several --seed values on one "
+        "--data-seed share the data, and `ppgen analyze` takes them as chains",
+    )
+    p.add_argument(
         "--checkpoint",
         action="store_true",
         help="checkpoint in --out; re-running the same command resumes from it",
@@ -396,19 +439,22 @@ def _add_evaluate_and_analyze(sub) -> None:
 
     p = sub.add_parser(
         "analyze",
-        help="ArviZ analysis of saved runs: InferenceData, summary, PSIS k̂, LOO/WAIC, figures",
+        help="ArviZ analysis of saved runs: DataTree, summary, PSIS k̂, LOO, figures; runs of one "
+        "model on the same data as chains (R-hat across runs)",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folders written by `ppgen fit`")
     p.add_argument(
         "--split",
         default="train",
         choices=["train", "val", "test"],
-        help="data to analyse (LOO/WAIC only on train, the points the posterior was fitted to)",
+        help="data to analyse (LOO only on train, the points the posterior was fitted to)",
     )
     p.add_argument("--num-samples", type=int, default=500, help="guide draws (ArviZ's draws)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="folder for the comparison of several runs")
+    p.add_argument(
+        "--out", help="folder for the joint analysis of several runs (chains, or a comparison)"
+    )
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=cmd_analyze)
 

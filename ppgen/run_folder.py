@@ -228,7 +228,7 @@ def load_run(
         binarize=config.get("binarize"),
         dequantize=config.get("dequantize", False),
         drop_constant=config.get("drop_constant", False),
-        seed=config.get("seed", 0),
+        seed=config.get("data_seed", config.get("seed", 0)),  # older runs: one seed for both
         **config.get("data_options", {}),
     )
     model = get_model(config["model"])(data.num_features, **config.get("model_options", {}))

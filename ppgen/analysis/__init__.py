@@ -1,6 +1,7 @@
-"""Posterior analysis in ArviZ: a fitted model/guide pair as ``InferenceData``
-(:func:`to_inference_data`), PSIS diagnostics of the guide (:func:`psis_diagnostics`), and LOO /
-WAIC model comparison through ArviZ (:func:`information_criteria`, :func:`compare_models`)."""
+"""Posterior analysis in ArviZ 1.x: fitted model/guide pairs as an ``xarray.DataTree``
+(:func:`to_inference_data`; several runs as chains), whether the runs agree (:func:`run_agreement`,
+R-hat across runs), PSIS diagnostics of the guide (:func:`psis_diagnostics`), and PSIS-LOO model
+comparison through arviz-stats (:func:`information_criteria`, :func:`compare_models`)."""
 
 from .diagnostics import (
     GuideDiagnostics,
@@ -11,6 +12,7 @@ from .diagnostics import (
     psis_diagnostics,
 )
 from .inference_data import to_inference_data
+from .run_agreement import run_agreement
 
 __all__ = [
     "GuideDiagnostics",
@@ -19,5 +21,6 @@ __all__ = [
     "information_criteria",
     "khat_band",
     "psis_diagnostics",
+    "run_agreement",
     "to_inference_data",
 ]
