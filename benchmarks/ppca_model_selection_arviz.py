@@ -5,8 +5,8 @@ sd 0.5). Two parts, each over the seeds given:
 
 1. **Model selection.** ``BayesianPPCA`` with latent dimension 1..6 (priors on W and the noise,
    mean-field guide), fitted full-batch by SVI; ``to_inference_data`` with 500 guide draws stores
-   the marginal pointwise log-likelihood; ``az.compare`` ranks the six by PSIS-LOO. The issue's
-   target: dimension 3 or above first, 1 and 2 clearly worse.
+   the marginal pointwise log-likelihood (float64); arviz-stats' ``compare`` ranks the six by
+   PSIS-LOO. The target: dimension 3 or above first, 1 and 2 clearly worse.
 2. **PSIS k̂ of the guide.** A point-estimated ``PPCA(10, 3)`` fitted full-batch (its guide
    family contains the exact posterior), then the same guide with its scale cut to 0.3x; k̂ per
    data point from 1000 draws. Targets: below 0.5 at the optimum, above 0.7 for the narrow guide.
@@ -14,7 +14,9 @@ sd 0.5). Two parts, each over the seeds given:
 
 Run:  python benchmarks/ppca_model_selection_arviz.py [--seeds 0 1 2]
 Writes benchmarks/results/ppca_model_selection_arviz.{csv,md} (model selection) and
-benchmarks/results/ppca_guide_khat.csv (k̂).
+benchmarks/results/ppca_guide_khat.csv (k̂). Where the results of the ArviZ 0.23 version of this
+benchmark lie beside them (``*_0.23.csv``), the report compares the two: elpd per model and seed,
+the difference in units of its standard error, and the k̂ values.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import argparse
 import os
 import platform
 import time
-import warnings
 from pathlib import Path
 
+import arviz_stats
 import pandas as pd
 import pyro
 import torch
@@ -42,7 +44,8 @@ def machine() -> str:
     return (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"pyro {pyro.__version__}, Python {platform.python_version()}"
+        f"pyro {pyro.__version__}, arviz-stats {arviz_stats.__version__}, "
+        f"Python {platform.python_version()}"
     )
 
 
@@ -61,7 +64,7 @@ def model_selection(data, seed) -> tuple[pd.DataFrame, dict]:
         pyro.set_rng_seed(seed)
         models[f"k={latent_dim}"] = to_inference_data(model, data.train, num_samples=DRAWS)
         bayesian[latent_dim] = models[f"k={latent_dim}"]
-    table = compare_models(models)[["rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse"]]
+    table = compare_models(models)[["rank", "elpd", "p", "elpd_diff", "se", "dse"]]
     table = table.rename_axis("model").reset_index()
     table["noise_std_mean"] = [
         float(models[name].posterior["noise_std"].mean()) for name in table["model"]
@@ -94,7 +97,6 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default=Path(__file__).parent / "results", type=Path)
     args = parser.parse_args()
-    warnings.filterwarnings("ignore", category=FutureWarning)  # ArviZ / pandas deprecations
 
     data = ppgen.load_dataset("linear_gaussian")
     selections, khats = [], []
@@ -117,12 +119,12 @@ def main() -> None:
         f"{' '.join(map(str, args.seeds))}`",
         f"Machine: {machine()}.",
         "",
-        "## az.compare over BayesianPPCA, latent dimension 1..6",
+        "## arviz-stats' compare over BayesianPPCA, latent dimension 1..6",
         "",
         f"`linear_gaussian` (1000 points, 10 dimensions, true latent dimension 3, noise sd 0.5). "
         f"Full-batch SVI, {STEPS} steps, Adam lr {LR}; {DRAWS} guide draws; pointwise "
-        "log-likelihood marginal over z. `elpd_diff` and `dse`: difference to the best model and "
-        "its standard error.",
+        "log-likelihood marginal over z. `elpd_diff` and `dse`: each model's elpd minus the best "
+        "one's (<= 0) and its standard error.",
         "",
         selection.to_markdown(index=False, floatfmt=".2f"),
         "",
@@ -134,8 +136,39 @@ def main() -> None:
         "",
         khat[[c for c in khat_columns if c in khat]].to_markdown(index=False, floatfmt=".3f"),
         "",
+        *against_arviz_023(args.out, selection, khat),
     ]
     (args.out / "ppca_model_selection_arviz.md").write_text("\n".join(text))
+
+
+def against_arviz_023(folder: Path, selection: pd.DataFrame, khat: pd.DataFrame) -> list[str]:
+    """The report's section comparing these results with the ArviZ 0.23 run's, where recorded."""
+    old_path = folder / "ppca_model_selection_arviz_0.23.csv"
+    if not old_path.is_file():
+        return []
+    old = pd.read_csv(old_path).rename(columns={"elpd_loo": "elpd", "p_loo": "p"})
+    both = selection.merge(old, on=["seed", "model"], suffixes=("", "_0.23"))
+    both["elpd_change"] = both["elpd"] - both["elpd_0.23"]
+    both["change_in_se"] = both["elpd_change"] / both["se"]
+    both["same_rank"] = both["rank"] == both["rank_0.23"]
+    old_khat = pd.read_csv(folder / "ppca_guide_khat_0.23.csv")
+    khats = khat.merge(old_khat, on=["seed", "guide"], suffixes=("", "_0.23"))
+    columns = ["seed", "guide", "max_khat", "max_khat_0.23", "joint_khat", "joint_khat_0.23"]
+    columns += ["global_khat", "global_khat_0.23"]
+    return [
+        "## Against the ArviZ 0.23 results",
+        "",
+        "The same seeds, steps and draws under ArviZ 0.23 (`ppca_model_selection_arviz_0.23.*`, "
+        "`az.compare`, float32 log-likelihoods). `elpd_change`: elpd now minus then; "
+        "`change_in_se`: that change over the model's elpd standard error.",
+        "",
+        both[["seed", "model", "elpd", "elpd_0.23", "elpd_change", "change_in_se", "p", "p_0.23"]]
+        .assign(same_rank=both["same_rank"])
+        .to_markdown(index=False, floatfmt=".3f"),
+        "",
+        khats[[c for c in columns if c in khats]].to_markdown(index=False, floatfmt=".3f"),
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import matplotlib
 
 if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
-import arviz as az
+import arviz_stats
 import matplotlib.pyplot as plt
 import pandas as pd
 import pyro
@@ -251,7 +251,7 @@ print(f"joint log p(x_1..60) >= {float(bound):.1f} nats ({float(bound) / 60:.2f}
 
 idata = to_inference_data((sgdef.model, sgdef.guide), counts, num_samples=EVAL_SAMPLES)
 print({k: idata.attrs[k] for k in ("log_likelihood", "global_latents")})
-print(az.summary(idata, var_names=["w_top"], kind="stats").head())
+print(arviz_stats.summary(idata, var_names=["w_top"], kind="stats").head())
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
 plot_histories(sgdef_table, "sparse gamma DEF (global latents)", axes[0])
 w_top = idata.posterior["w_top"].values[0]  # (draws, 12)
