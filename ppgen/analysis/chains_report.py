@@ -21,10 +21,9 @@ from pathlib import Path
 
 import torch
 
-from .diagnostics import information_criteria
 from .figures import agreement_figure, posterior_figure
 from .inference_data import to_inference_data
-from .report import HELD_OUT_NOTE, posterior_summary, split_data
+from .report import posterior_summary, split_data, write_loo
 from .run_agreement import agreement_quantities, run_agreement
 
 
@@ -65,15 +64,7 @@ def analyze_runs_as_chains(
     agreement.to_csv(out / "agreement.csv")
     summary = posterior_summary(tree)
     summary.to_csv(out / "summary.csv")
-    loo, loo_skipped = None, None
-    try:
-        if split != "train":
-            raise ValueError(HELD_OUT_NOTE.format(split=split))
-        loo = information_criteria(tree, config["model"])
-        loo.to_csv(out / "loo.csv")
-    except ValueError as reason:
-        loo_skipped = str(reason)
-        (out / "loo_skipped.txt").write_text(loo_skipped + "\n")
+    loo, loo_skipped = write_loo(tree, config["model"], split, out)
     save_figure(agreement_figure(agreement_quantities(tree)), out / "agreement.png")
     if "posterior" in tree.children:
         save_figure(posterior_figure(tree), out / "posterior.png")

@@ -66,15 +66,7 @@ def analyze_run(
     psis = psis_diagnostics(idata)
     psis.pointwise.to_csv(out / "psis.csv")
     psis.summary().to_frame("value").to_csv(out / "psis_summary.csv")
-    loo, loo_skipped = None, None
-    try:
-        if split != "train":
-            raise ValueError(HELD_OUT_NOTE.format(split=split))
-        loo = information_criteria(idata, config["model"])
-        loo.to_csv(out / "loo.csv")
-    except ValueError as reason:
-        loo_skipped = str(reason)
-        (out / "loo_skipped.txt").write_text(loo_skipped + "\n")
+    loo, loo_skipped = write_loo(idata, config["model"], split, out)
 
     if "posterior" in idata.children:
         save_figure(posterior_figure(idata), out / "posterior.png")
@@ -91,6 +83,20 @@ def analyze_run(
         "loo_skipped": loo_skipped,
         "out": out,
     }
+
+
+def write_loo(data: xr.DataTree, name: str, split: str, out: Path) -> tuple:
+    """``(table, None)`` with ``loo.csv`` written where LOO applies; else ``(None, reason)`` with
+    ``loo_skipped.txt`` saying why."""
+    try:
+        if split != "train":
+            raise ValueError(HELD_OUT_NOTE.format(split=split))
+        table = information_criteria(data, name)
+    except ValueError as reason:
+        (out / "loo_skipped.txt").write_text(f"{reason}\n")
+        return None, str(reason)
+    table.to_csv(out / "loo.csv")
+    return table, None
 
 
 def split_data(model, data, config: dict, split: str, device) -> tuple:

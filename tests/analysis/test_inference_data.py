@@ -18,6 +18,7 @@ from pyro.infer.autoguide import AutoNormal
 from ppgen import PPCA, VAE, fit, load_dataset
 from ppgen.analysis import information_criteria, to_inference_data
 from ppgen.analysis.guide_draws import LOG_DENSITY_DESCRIPTIONS
+from ppgen.analysis.report import posterior_summary
 from ppgen.models import BayesianPPCA
 
 
@@ -210,3 +211,23 @@ def test_bayesian_ppca_has_global_posteriors_and_their_marginal_log_likelihood(p
     expected = marginal.log_prob(x[:, None]).T  # (draws, points)
     np.testing.assert_allclose(idata.log_likelihood["x"].values[0], expected.numpy(), rtol=1e-5)
     assert idata.sample_stats["log_weight"].dims == ("chain", "draw")
+
+
+def test_one_run_summarises_without_a_warning_and_several_runs_carry_r_hat(ppca_data):
+    """ArviZ 0.23's summary of one SVI run printed shape warnings and about twenty
+    RuntimeWarnings; ppgen's summary of one run is the statistics alone, with no warning at all,
+    and with several runs it adds R-hat and ESS across them."""
+    _, x = ppca_data
+    torch.manual_seed(2)
+    model = BayesianPPCA(10, 2).init_from_data(x)
+    one = to_inference_data(model, x[:20], num_samples=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = posterior_summary(one)
+        arviz_stats.summary(one)  # ArviZ's own default (R-hat NaN for one chain), also quiet
+    assert "r_hat" not in summary and len(summary) == 1 + 10 * 2 + 20 * 2  # noise, W, z
+    several = to_inference_data([model, model.clone()], x[:20], num_samples=100)
+    summary = posterior_summary(several)
+    # Two runs of the same fit agree.
+    assert summary.loc["noise_std", "r_hat"] < 1.05
+    assert {"ess_bulk", "ess_tail", "mcse_mean"} <= set(summary.columns)
