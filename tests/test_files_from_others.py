@@ -155,6 +155,6 @@ def test_a_broken_config_is_named_not_a_traceback(tmp_path, capsys, config, word
     out = finished_run(tmp_path)
     text = config if isinstance(config, str) else json.dumps(config)
     (out / "config.json").write_text(text)
-    assert main(["analyze", str(out), "--num-samples", "5"]) == 2
+    assert main(["analyze", str(out), "--num-samples", "25"]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err

@@ -105,11 +105,12 @@ def test_runs_of_one_model_on_one_data_set_are_analysed_as_chains(tmp_path, caps
     for seed in (0, 1, 2):
         out = tmp_path / f"seed{seed}"
         argv = [*FIT[:1], "bayesian_ppca", *FIT[1:], "--latent-dim", "3", "--steps", "400"]
-        argv += ["--seed", str(seed), "--data-seed", "0", "--out", str(out)]
+        argv += ["--data-option", "num_train=200", "--seed", str(seed), "--data-seed", "0"]
+        argv += ["--out", str(out)]
         assert main(argv) == 0
         runs.append(out)
     joint = tmp_path / "joint"
-    argv = ["analyze", *map(str, runs), "--num-samples", "200", "--out", str(joint)]
+    argv = ["analyze", *map(str, runs), "--num-samples", "100", "--out", str(joint)]
     assert main(argv) == 0
     assert "3 runs of one model on the same data, as chains" in capsys.readouterr().out
     assert {"inference_data.nc", "agreement.csv", "summary.csv", "loo.csv", "agreement.png"} <= {

@@ -84,6 +84,6 @@ def test_log_likelihood_and_inference_data_evaluate_or_refuse(pair):
         assert str(error)
     try:
         idata = to_inference_data((model, guide), data, num_samples=4, **kwargs)
-        assert "log_likelihood" in idata.groups()
+        assert "log_likelihood" in idata.children
     except ProgramError as error:
         assert str(error)
