@@ -23,8 +23,8 @@ from .diagnostics import pointwise_loo
 NUM_POINTS_PLOTTED = 4
 #: Posterior-predictive draws overlaid on the data in the PPC figure.
 NUM_PPC_DRAWS = 50
-#: At most this many elements of each variable are drawn (the first ones), so that a model with
-#: a 64 x 10 weight matrix gives a readable figure.
+#: At most this many elements along each dimension of a local variable are drawn (the first
+#: ones), so that a model with a 64-dimensional code gives a readable figure.
 MAX_ELEMENTS_PLOTTED = 6
 
 
@@ -41,7 +41,7 @@ def posterior_figure(data: xr.DataTree):
     global_ = [name for name in posterior.data_vars if data_dim not in posterior[name].dims]
     if global_:
         global_ = sorted(global_, key=lambda name: posterior[name].size)[:4]
-        coords = _first_elements(posterior, global_)
+        coords = _first_elements(posterior, global_, limit=2)  # W: its 2 x 2 corner
         aes = {"color": ["chain"]} if posterior.sizes["chain"] > 1 else {}
         collection = azp.plot_dist(
             data, var_names=global_, coords=coords, backend="matplotlib", aes=aes
@@ -53,9 +53,7 @@ def posterior_figure(data: xr.DataTree):
         collection = azp.plot_forest(
             data, var_names=local, coords=coords, combined=True, backend="matplotlib"
         )
-    figure = collection.viz["figure"].item()
-    figure.suptitle("posterior (guide draws)")
-    return figure
+    return collection.viz["figure"].item()
 
 
 def ppc_figure(data: xr.DataTree):
@@ -102,9 +100,7 @@ def agreement_figure(checked: xr.Dataset):
     coords = _first_elements(checked, names, limit=2)
     tree = xr.DataTree.from_dict({"posterior": checked[names]})
     collection = azp.plot_rank(tree, coords=coords, backend="matplotlib")
-    figure = collection.viz["figure"].item()
-    figure.suptitle("runs as chains: rank plots")
-    return figure
+    return collection.viz["figure"].item()
 
 
 def _first_elements(group, names, skip=frozenset(), limit=MAX_ELEMENTS_PLOTTED) -> dict:
