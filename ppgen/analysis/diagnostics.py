@@ -175,6 +175,7 @@ def information_criteria(data: xr.DataTree, name: str = "the model") -> pd.DataF
     ``elpd``, ``se``, ``p`` (effective number of parameters), ``max_pareto_k``, ``good_k``
     (arviz-stats' threshold for this many draws) and ``warning``."""
     check_loo_ready(data, name)
+    data = joint_log_likelihood(data)
     log_p, log_q = _global_log_densities(data)
     try:
         with _quiet_khat_warning():
@@ -183,12 +184,15 @@ def information_criteria(data: xr.DataTree, name: str = "the model") -> pd.DataF
                 rows["loo_approximate_posterior"] = arviz_stats.loo_approximate_posterior(
                     data, log_p=log_p, log_q=log_q, pointwise=True
                 )
-    except ValueError as error:  # arviz-stats' tail fit: "All tail values are the same"
-        precision = data.attrs.get("log_likelihood_precision", "unknown")
-        raise ValueError(
-            f"{name}: PSIS-LOO failed ({error}): some point's log-likelihood is the same in "
-            f"every tail draw; it was computed in {precision}"
-        ) from error
+    except ValueError as error:
+        reason = f"{name}: arviz-stats' PSIS-LOO refused the tree: {error}"
+        if "tail values" in str(error):  # its Pareto fit: "All tail values are the same"
+            precision = data.attrs.get("log_likelihood_precision", "unknown")
+            reason += (
+                "; some point's log-likelihood is the same in every tail draw (computed in "
+                f"{precision})"
+            )
+        raise ValueError(reason) from error
     table = pd.DataFrame(
         [
             {
@@ -205,6 +209,20 @@ def information_criteria(data: xr.DataTree, name: str = "the model") -> pd.DataF
     ).set_index("criterion")
     _check_finite(table, name)
     return table
+
+
+def joint_log_likelihood(data: xr.DataTree) -> xr.DataTree:
+    """``data`` itself when it has one observed site; else a shallow copy whose log_likelihood
+    group holds their sum per data point, ``"joint"``: leaving a point out leaves out all its
+    observations (arviz-stats otherwise asks which site to use)."""
+    sites = data["log_likelihood"].to_dataset()
+    if len(sites.data_vars) <= 1:
+        return data
+    joint = sum(sites[name] for name in sites.data_vars).rename("joint")
+    copy = data.copy()
+    copy["log_likelihood"] = xr.DataTree(joint.to_dataset(), name="log_likelihood")
+    copy["log_likelihood"].attrs["joint_of"] = ",".join(sites.data_vars)
+    return copy
 
 
 def pointwise_loo(data: xr.DataTree):
@@ -250,5 +268,6 @@ def compare_models(models: dict[str, xr.DataTree]) -> pd.DataFrame:
         raise ValueError(f"compare_models needs at least two models, got {len(models)}")
     for name, data in models.items():
         check_loo_ready(data, repr(name))
+    models = {name: joint_log_likelihood(data) for name, data in models.items()}
     with _quiet_khat_warning():
         return arviz_stats.compare(models, round_to="none")

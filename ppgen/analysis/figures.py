@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from .diagnostics import pointwise_loo
+from .diagnostics import joint_log_likelihood, pointwise_loo
 
 #: Data points whose local latents the posterior figure shows (a forest plot, one row each).
 NUM_POINTS_PLOTTED = 4
@@ -73,7 +73,7 @@ def khat_figure(psis, loo_data: xr.DataTree | None):
         khat = psis.pointwise["khat"].to_numpy()
         label = "PSIS k̂ of the guide"
     elif loo_data is not None:
-        khat = pointwise_loo(loo_data).pareto_k.values.ravel()
+        khat = pointwise_loo(joint_log_likelihood(loo_data)).pareto_k.values.ravel()
         label = "PSIS-LOO k̂"
     else:
         khat = None

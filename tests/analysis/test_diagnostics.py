@@ -12,6 +12,7 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
+import xarray as xr
 from pyro.infer.autoguide import AutoNormal
 from sklearn.datasets import load_breast_cancer
 
@@ -222,6 +223,31 @@ def test_a_program_that_does_not_run_in_float64_says_so():
     assert tree.attrs["log_likelihood_precision"].startswith("float32, stored as float64")
     assert tree.log_likelihood["y"].dtype == np.float64
     assert net.weight.dtype == torch.float32
+
+
+def test_several_observed_sites_are_left_out_together():
+    """A point observed at two sites: LOO leaves both out, arviz-stats' LOO of their sum per
+    point (arviz-stats alone asks which site to use)."""
+    pyro.clear_param_store()
+    torch.manual_seed(0)
+    x, y = torch.randn(30) + 1.0, torch.randn(30) + 1.0
+
+    def two_sites(x, y):
+        mean = pyro.sample("mean", dist.Normal(0.0, 5.0))
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("x", dist.Normal(mean, 1.0), obs=x)
+            pyro.sample("y", dist.Normal(mean, 1.0), obs=y)
+
+    guide = AutoNormal(two_sites)
+    fit((two_sites, guide), (x, y), steps=300, batch_size=None, lr=0.05, progress=False)
+    tree = to_inference_data((two_sites, guide), (x, y), num_samples=400)
+    table = information_criteria(tree)
+    joint = tree.log_likelihood["x"] + tree.log_likelihood["y"]
+    by_hand = tree.copy()
+    by_hand["log_likelihood"] = xr.DataTree(joint.rename("joint").to_dataset())
+    assert table.loc["loo", "elpd"] == pytest.approx(arviz_stats.loo(by_hand).elpd, rel=1e-12)
+    # One global parameter: p close to 1.
+    assert table.loc["loo", "p"] == pytest.approx(1.0, abs=0.5)
 
 
 def test_loo_is_refused_where_it_means_nothing(fitted_ppca, data):
