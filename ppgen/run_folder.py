@@ -52,6 +52,7 @@ RESUME_KEYS = (
     "dequantize",
     "drop_constant",
     "seed",
+    "data_seed",
     "estimator",
     "loss",
     "num_particles",
@@ -83,10 +84,15 @@ def _writable_folder(path: Path) -> None:
 
 
 def _differences(saved: dict, config: dict) -> list[str]:
+    def value(settings: dict, key: str):
+        if key == "data_seed" and key not in settings:  # older runs: one seed for both
+            return settings.get("seed")
+        return settings.get(key)
+
     return [
-        f"{key}: {saved.get(key)!r} there, {config.get(key)!r} now"
+        f"{key}: {value(saved, key)!r} there, {value(config, key)!r} now"
         for key in RESUME_KEYS
-        if saved.get(key) != config.get(key)
+        if value(saved, key) != value(config, key)
     ]
 
 

@@ -56,6 +56,9 @@ def test_another_command_in_a_checkpointed_folder_is_refused_by_name(tmp_path, c
     assert "other settings (lr: None there, 0.5 now)" in capsys.readouterr().err
     assert main([*FIT[:-1], "--steps", "10", "--out", out]) == 2  # without --checkpoint
     assert "add --checkpoint to resume" in capsys.readouterr().err
+    # The data's seed is a setting too: another one would resume on other data.
+    assert main([*FIT, "--steps", "10", "--data-seed", "3", "--out", out]) == 2
+    assert "other settings (data_seed: 0 there, 3 now)" in capsys.readouterr().err
 
 
 def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys):
