@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
-from itertools import chain
 
 import numpy as np
 import pyro.poutine as poutine
@@ -109,13 +108,13 @@ def _float64_module(module: nn.Module | None):
     if module is None:
         yield
         return
-    tensors = lambda: chain(module.parameters(), module.buffers())  # noqa: E731
-    dtypes = [tensor.dtype for tensor in tensors()]
+    tensors = [*module.parameters(), *module.buffers()]  # .double() keeps these objects
+    dtypes = [tensor.dtype for tensor in tensors]
     module.double()
     try:
         yield
     finally:
-        for tensor, dtype in zip(tensors(), dtypes):
+        for tensor, dtype in zip(tensors, dtypes):
             tensor.data = tensor.data.to(dtype)
 
 
