@@ -30,6 +30,9 @@ _LAZY = {
     "GenerativeModel": ".models",
     "Generator": ".models",
     "SigmoidBeliefNet": ".models",
+    "NADE": ".models",
+    "RNADE": ".models",
+    "MADE": ".models",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,10 +1,12 @@
 """Evaluation of fitted model/guide pairs: per-datapoint importance weights, ELBO,
-importance-sampled log-likelihood, bits per dimension, active units, reconstruction error,
+importance-sampled log-likelihood, bits per dimension, reference densities (independent
+Bernoullis, a Bernoulli mixture fitted by EM), active units, reconstruction error,
 gradient-estimator statistics and estimator comparison; and, for models judged by their samples
 (GANs, GMMNs), mode coverage, the MMD two-sample test, the memorization check and the kernel
 density score."""
 
 from .baselines import independent_bernoulli_log_lik
+from .bernoulli_mixture import BernoulliMixture, fit_bernoulli_mixture
 from .bounds import bits_per_dim, elbo, joint_log_likelihood, log_likelihood
 from .compare import compare
 from .gradients import gradient_stats
@@ -17,11 +19,13 @@ from .two_sample import TwoSampleTest, mmd_test
 from .weights import log_importance_weights
 
 __all__ = [
+    "BernoulliMixture",
     "TwoSampleTest",
     "active_units",
     "bits_per_dim",
     "compare",
     "elbo",
+    "fit_bernoulli_mixture",
     "gradient_stats",
     "independent_bernoulli_log_lik",
     "joint_log_likelihood",

@@ -9,8 +9,12 @@ from .factor_analysis import FactorAnalysis
 from .flow_density import FlowDensity
 from .generator import Generator
 from .linear_factor import LinearFactorModel
+from .made import MADE
+from .nade import NADE
+from .ordered_autoregressive import OrderedAutoregressive
 from .ppca import PPCA
 from .registry import available_models, get_model, register_model
+from .rnade import RNADE
 from .sbn import SigmoidBeliefNet
 from .vae import VAE
 
@@ -21,7 +25,11 @@ __all__ = [
     "GenerativeModel",
     "Generator",
     "LinearFactorModel",
+    "MADE",
+    "NADE",
+    "OrderedAutoregressive",
     "PPCA",
+    "RNADE",
     "SigmoidBeliefNet",
     "VAE",
     "available_models",
