@@ -85,7 +85,7 @@ class MemberDistribution(TorchDistribution):
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         return self.owner.member_log_prob(value, self.index)
 
-    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
+    def sample(self, sample_shape=()) -> torch.Tensor:
         index = self.index.expand(torch.Size(sample_shape) + self.batch_shape)
         return self.owner.ancestral_sample(index)
 
@@ -229,7 +229,7 @@ class _Ensemble(TorchDistribution):
         log_p = torch.logsumexp(self.owner.member_log_probs(flat), 0)
         return (log_p - math.log(self.owner.ensemble_size)).reshape(value.shape[:-1])
 
-    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
+    def sample(self, sample_shape=()) -> torch.Tensor:
         shape = torch.Size(sample_shape) + self.batch_shape
         index = torch.randint(self.owner.ensemble_size, shape, device=self.owner.device)
         return self.owner.ancestral_sample(index)
