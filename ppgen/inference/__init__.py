@@ -4,7 +4,7 @@ Estimators live one per file (``trace.py``, ``meanfield.py``...) and register th
 custom objectives (MMD, adversarial) live in ``losses/``.
 """
 
-from . import dreg, enum, iwae, meanfield, rws, trace, tracegraph, vimco  # noqa: F401
+from . import dreg, enum, iwae, meanfield, random_timestep, rws, trace, tracegraph, vimco  # noqa: F401
 from .convergence import ConvergenceWarning
 from .registry import available_estimators, get_estimator, register_estimator
 from .trainer import FitResult, TrainingDivergedError, fit, resolve_device

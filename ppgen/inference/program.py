@@ -39,6 +39,11 @@ class ProgramError(ValueError):
     message names the site (or plate) and the reason."""
 
 
+#: The method of a model's owner that the ``timestep`` estimator calls
+#: (:mod:`ppgen.inference.random_timestep`).
+TIMESTEP_METHOD = "random_timestep_elbo"
+
+
 @dataclass
 class ProgramInfo:
     """The structure of a model/guide pair in one traced call (see the module docstring)."""
@@ -60,6 +65,8 @@ class ProgramInfo:
     #: Vectorized plates of model and guide by name, and the sequential ones.
     plates: dict = field(default_factory=dict)
     sequential_plates: tuple[str, ...] = ()
+    #: Whether the model's owner offers the random-timestep ELBO (a diffusion model).
+    timestep_elbo: bool = False
 
     @property
     def subsamples(self) -> bool:
@@ -216,6 +223,7 @@ def inspect_program(
         plates=plates,
         sequential_plates=tuple(sorted(sequential - {SAMPLE_PLATE})),
         model_only_latents=tuple(n for n, _ in latents if n not in guide_trace.nodes),
+        timestep_elbo=callable(getattr(getattr(model_fn, "__self__", None), TIMESTEP_METHOD, None)),
     )
 
 

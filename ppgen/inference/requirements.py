@@ -6,6 +6,7 @@ user never meets an error from deep inside Pyro for a program that Pyro accepts.
 - ``iwae``, ``dreg``, ``meanfield``: every guide site reparameterized (no discrete latents);
 - ``iwae``, ``dreg``, ``vimco``, ``rws``, NVIL: a guide site for every model latent that is not
   enumerated (their importance weights need ``q`` for each);
+- ``timestep``: a model whose owner offers ``random_timestep_elbo`` (ppgen's ``Diffusion``);
 - ``enum``: at least one site marked for enumeration (``config_enumerate`` or
   ``infer={"enumerate": "parallel"}``); ppgen enumerates exactly what is marked;
 - every multi-sample estimator: a program that broadcasts over a leading sample dimension
@@ -45,6 +46,11 @@ def requirement_failure(name: str, info: ProgramInfo) -> str | None:
         return (
             f"{name} weighs guide draws by p/q, but model latent(s) {missing} have no guide "
             "site (Pyro would draw them from the prior, which is not an importance weight)"
+        )
+    if base == "timestep" and not info.timestep_elbo:
+        return (
+            "timestep draws one step of a diffusion model's ELBO, and this model offers no "
+            "random_timestep_elbo() (ppgen.models.Diffusion does)"
         )
     if base == "enum" and not info.enumerated:
         return (

@@ -5,6 +5,8 @@ Each family lives in its own file; importing this package registers them all.
 
 from .base import GenerativeModel
 from .bayesian_ppca import BayesianPPCA
+from .diffusion import Diffusion
+from .draw import DRAW
 from .factor_analysis import FactorAnalysis
 from .flow_density import FlowDensity
 from .generator import Generator
@@ -20,6 +22,8 @@ from .vae import VAE
 
 __all__ = [
     "BayesianPPCA",
+    "DRAW",
+    "Diffusion",
     "FactorAnalysis",
     "FlowDensity",
     "GenerativeModel",
