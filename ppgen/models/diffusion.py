@@ -52,7 +52,7 @@ def cosine_schedule(steps: int) -> torch.Tensor:
 
 @register_model("diffusion")
 class Diffusion(GenerativeModel):
-    """Diffusion as a hierarchical VAE: the fixed forward chain as guide, a learned reverse chain."""
+    """Diffusion as a hierarchical VAE: fixed forward chain as guide, learned reverse chain."""
 
     traceable = True  # T steps whatever the data
     # On threshold-binarized digits (benchmarks/results/fit_defaults.md).
