@@ -17,7 +17,7 @@ from ppgen import PPCA, VAE, FactorAnalysis, FlowDensity, SigmoidBeliefNet, fit,
 from ppgen.inference import get_estimator
 from ppgen.inference.compiled import CompiledObjective, is_traceable
 from ppgen.inference.losses.compose import ELBOLoss
-from ppgen.models import BayesianPPCA
+from ppgen.models import DRAW, NADE, BayesianPPCA, Diffusion
 
 # Relative tolerance on trajectories: float32 sums in another order, through 12 Adam steps.
 TRAJECTORY_RTOL = 1e-4
@@ -50,6 +50,12 @@ def make_model(name, data):
         return BayesianPPCA(dim, 2).init_from_data(data)
     if name == "flow":
         return FlowDensity(dim, flow="realnvp", num_layers=2, hidden_dims=(16,))
+    if name == "nade":  # two orderings: the ordering is a latent site
+        return NADE(dim, hidden_dim=16, num_orderings=2)
+    if name == "draw":
+        return DRAW(dim, steps=3, latent_dim=2, hidden_dim=16, image_shape=(8, 8))
+    if name == "diffusion":
+        return Diffusion(dim, steps=5, hidden_dims=(32,))
     raise AssertionError(name)
 
 
@@ -81,6 +87,9 @@ CASES = [  # (model, data, estimator, particles)
     ("fa", "gaussian", "iwae", 3),
     ("bayesian_ppca", "gaussian", "trace", 1),
     ("flow", "gaussian", "trace", 1),
+    ("nade", "digits", "trace", 1),
+    ("draw", "digits", "iwae", 3),
+    ("diffusion", "digits", "timestep", 1),
 ]
 
 
