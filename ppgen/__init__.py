@@ -33,6 +33,8 @@ _LAZY = {
     "NADE": ".models",
     "RNADE": ".models",
     "MADE": ".models",
+    "DRAW": ".models",
+    "Diffusion": ".models",
 }
 
 __all__ = sorted(_LAZY)

@@ -114,7 +114,7 @@ def train(model, estimator="iwae", particles=5):
 
 
 draw = DRAW(64, steps=8, latent_dim=4, hidden_dim=64, image_shape=shape)
-vae = VAE(64, latent_dim=32, hidden_dims=[160, 160])
+vae = VAE(64, latent_dim=32, hidden_dims=[120, 120])
 rows = []
 for name, model in (("DRAW (attention, T=8)", draw), ("VAE (MLP)", vae)):
     seconds = train(model)

@@ -50,6 +50,7 @@ def test_an_under_trained_run_warns_and_a_converged_one_does_not(lg):
     assert long.converged is True and not warned
 
 
+@pytest.mark.slow  # 30 s: PPCA's default budget; PPCA against scikit-learn is slow-marked too
 def test_the_default_budget_of_ppca_converges_on_digits():
     """The issue's example, as written: fit(PPCA(61, 10), digits) from a random start with fit's
     defaults (lr 1e-3 and 1000 steps ended 236 nats short, silently). With PPCA's default_lr and
