@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..validation import check_name
+from .autoregressive_decoder import AutoregressiveBernoulli, conditional_made
 from .base import GenerativeModel
 from .flows import build_flow, conditional_iaf
 from .networks import ARCHITECTURES, ConvDecoder, ConvEncoder, MLPEncoder, check_image_shape, mlp
@@ -67,6 +68,7 @@ class VAE(GenerativeModel):
         flow_layers: int = 2,
         prior_flow: str = "realnvp",
         num_classes: int | None = None,
+        autoregressive_decoder: Sequence[int] | None = None,
         name: str | None = None,
     ):
         """
@@ -86,6 +88,9 @@ class VAE(GenerativeModel):
                 evaluated on guide samples, so the default ``realnvp`` is fast in that direction.
             num_classes: make the VAE class-conditional on labels in ``[0, num_classes)``: encoder
                 and decoder read a one-hot label, and the programs are ``model(x, y)``.
+            autoregressive_decoder: hidden sizes of a conditional MADE that turns the decoder's
+                output into an autoregressive Bernoulli likelihood, ``p(x_d | x_<d, z)``
+                (:mod:`ppgen.models.autoregressive_decoder`); ``None`` for independent pixels.
         """
         super().__init__(data_dim, name=name)
         check_name(likelihood, VAE_LIKELIHOODS, "VAE likelihood")
@@ -104,6 +109,10 @@ class VAE(GenerativeModel):
             raise ValueError(f"num_classes must be an int >= 2 or None, got {num_classes!r}")
         if "conv" in (encoder, decoder):
             image_shape = check_image_shape(image_shape, data_dim)
+        if autoregressive_decoder is not None and likelihood != "bernoulli":
+            raise ValueError(
+                f"autoregressive_decoder models binary pixels; the likelihood is {likelihood!r}"
+            )
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.likelihood = likelihood
@@ -137,6 +146,9 @@ class VAE(GenerativeModel):
             self.decoder = mlp([code, *reversed(hidden_dims), data_dim])
         if likelihood == "gaussian":
             self.log_scale = torch.nn.Parameter(torch.zeros(data_dim))
+        self.autoregressive = autoregressive_decoder is not None
+        if self.autoregressive:  # the decoder's output becomes the MADE's context
+            self.ar_decoder = conditional_made(data_dim, data_dim, autoregressive_decoder)
         if prior == "flow":
             if latent_dim < 2 and prior_flow in ("realnvp", "nsf"):
                 prior_flow = "maf"  # coupling needs two coordinates
@@ -181,6 +193,8 @@ class VAE(GenerativeModel):
 
     def observation(self, params: torch.Tensor) -> dist.Distribution:
         """``p(x | z)`` from the decoder's output (logits, or means for the Gaussian)."""
+        if self.autoregressive:
+            return AutoregressiveBernoulli(self.ar_decoder, params)
         if self.likelihood == "bernoulli":
             return dist.Bernoulli(logits=params).to_event(1)
         if self.likelihood == "continuous_bernoulli":
@@ -216,8 +230,12 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The mean of ``p(x | z, y)``, shape ``(..., data_dim)``: pixel probabilities for the
-        Bernoulli, means otherwise."""
-        return self.observation(self._decode_params(z, y)).mean
+        Bernoulli, means otherwise. An autoregressive likelihood has no closed-form mean: its
+        conditionals' probabilities along one ancestral draw instead."""
+        likelihood = self.observation(self._decode_params(z, y))
+        if self.autoregressive:
+            return torch.sigmoid(likelihood.logits(likelihood.sample()))
+        return likelihood.mean
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -19,6 +19,7 @@ VARIANTS = {
     "gaussian": {"likelihood": "gaussian"},
     "continuous-bernoulli": {"likelihood": "continuous_bernoulli"},
     "conditional": {"num_classes": 3},
+    "autoregressive-decoder": {"autoregressive_decoder": [20]},
 }
 
 
@@ -174,3 +175,30 @@ def test_bad_data_and_labels_are_refused():
         conditional.sample(4, y=torch.zeros(4))
     with pytest.raises(ValueError, match="not class-conditional"):
         bernoulli.guide(x, y=torch.zeros(4, dtype=torch.long))
+
+
+def test_autoregressive_decoder_is_normalised_and_autoregressive():
+    """Given z, p(x | z) sums to 1 over all 2^6 vectors, and logit d does not depend on x_d or
+    any later pixel (the MADE's order is the natural one)."""
+    from ppgen.models.sbn import all_binary_states
+
+    torch.manual_seed(0)
+    model = VAE(6, 2, hidden_dims=[8], autoregressive_decoder=[12]).double()
+    z = torch.randn(3, 2, dtype=torch.float64)
+    likelihood = model.observation(model._decode_params(z, None))
+    states = all_binary_states(6, dtype=torch.float64)[:, None, :]  # (64, 1, 6)
+    with torch.no_grad():
+        total = likelihood.log_prob(states).logsumexp(0)
+    torch.testing.assert_close(total, torch.zeros(3, dtype=torch.float64))
+    x = torch.rand(6, dtype=torch.float64)
+    jacobian = torch.autograd.functional.jacobian(lambda v: likelihood.logits(v)[0], x)
+    assert (jacobian.triu() == 0).all() and jacobian.tril(-1).abs().sum() > 0
+    with pytest.raises(NotImplementedError, match="no closed-form mean"):
+        likelihood.mean  # noqa: B018
+
+
+def test_autoregressive_decoder_is_refused_where_it_does_not_apply():
+    with pytest.raises(ValueError, match="autoregressive_decoder models binary pixels"):
+        VAE(6, 2, likelihood="gaussian", autoregressive_decoder=[12])
+    with pytest.raises(ValueError, match="at least data_dim = 6 wide"):
+        VAE(6, 2, autoregressive_decoder=[4])
