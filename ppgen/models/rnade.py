@@ -32,9 +32,10 @@ class RNADE(OrderedAutoregressive):
     likelihood = "density"
     # A Gaussian component can shrink onto a constant column: its density grows without bound.
     constant_columns_unbounded = True
-    # On dequantized digits these converge (benchmarks/results/fit_defaults.md).
+    # The budget of benchmarks/digits_reference.py (results there); benchmarks/fit_defaults.py
+    # does not cover the model yet, so fit's convergence check at it is unmeasured.
     default_lr = 3e-3
-    default_steps = 3000
+    default_steps = 2000
 
     def __init__(
         self,
