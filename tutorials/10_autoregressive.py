@@ -62,7 +62,7 @@ FIGURES = Path(
         else "docs/figures/10_autoregressive")
 )  # fmt: skip
 FIGURES.mkdir(parents=True, exist_ok=True)
-STEPS = 20 if SMOKE else 2000
+STEPS = 6 if SMOKE else 2000
 ORDERINGS = 2 if SMOKE else 8
 
 

@@ -40,6 +40,8 @@ def test_ppca_matches_sklearn_pca_score(digits):
     assert abs(ours - reference) < 0.05, (ours, reference)
 
 
+@pytest.mark.slow  # 35 s; FA's exact optimum is checked in the default selection by
+# tests/models/test_linear_factor.py (closed-form posterior, the ELBO gap closing)
 def test_factor_analysis_reaches_sklearn_score(digits):
     x = digits.train.numpy()
     reference = SklearnFA(10, svd_method="lapack").fit(x).score(x)
