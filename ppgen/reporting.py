@@ -44,11 +44,17 @@ def write_table(table: pd.DataFrame, path_without_suffix: Path, floatfmt: str = 
     )
 
 
-def has_latents(model: GenerativeModel, x: torch.Tensor, **kwargs) -> bool:
-    """Whether the guide samples anything (a flow's guide is empty)."""
+def code_sites(model: GenerativeModel, x: torch.Tensor, **kwargs) -> list[str]:
+    """The guide's sample sites that hold a code: real (or 0/1) values. A flow's guide has none;
+    an ensemble's choice of ordering is an integer index, not a code (active units and
+    reconstructions mean nothing for it)."""
     trace = poutine.trace(model.guide).get_trace(x[:2], **{k: v[:2] for k, v in kwargs.items()})
     trace = prune_subsample_sites(trace)  # plates record their index as a sample site
-    return any(site["type"] == "sample" for site in trace.nodes.values())
+    return [
+        name
+        for name, site in trace.nodes.items()
+        if site["type"] == "sample" and site["value"].is_floating_point()
+    ]
 
 
 def global_latents(model: GenerativeModel, x: torch.Tensor) -> list[str]:
@@ -107,7 +113,7 @@ def score_model(
 ) -> pd.DataFrame:
     """Per-split means, per data point: ``elbo`` (``num_samples`` draws), ``log_lik`` (exact, or
     importance-sampled with ``log_lik_samples``; 0 skips it) with its ``log_lik_method``,
-    ``bits_per_dim`` for dequantized data, and for latent-variable models the number of
+    ``bits_per_dim`` for dequantized data, and for models with one code site the number of
     ``active_units`` and the ``reconstruction_nll`` ``E_q[-log p(x | z)]``. A model without a
     likelihood gets :func:`score_samples` instead."""
     if model.likelihood == "implicit":
@@ -129,7 +135,9 @@ def score_model(
         if "log_lik" in row and "dequantization_log_det" in data.meta:
             log_det = data.meta["dequantization_log_det"]
             row["bits_per_dim"] = bits_per_dim(row["log_lik"], data.num_features, log_det)
-        if has_latents(model, x, **kwargs):
+        # One code site: its active units and reconstructions. Several (DRAW's steps, a diffusion
+        # chain's levels) have no single code to count units of.
+        if len(code_sites(model, x, **kwargs)) == 1:
             row["active_units"] = active_units(model, x, **kwargs) if len(x) > 1 else None
             row["reconstruction_nll"] = float(reconstruction_error(model, x, **kwargs).mean())
         rows.append(row)

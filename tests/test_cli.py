@@ -173,6 +173,26 @@ def test_fit_flow_on_a_toy_set_and_exact_evaluate(tmp_path):
     pd.testing.assert_series_equal(metrics["log_lik"], again["log_lik"], rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "argv, method",
+    [
+        (["nade", "--option", "num_orderings=2", "--option", "hidden_dim=8"], "exact"),
+        (["diffusion", "--estimator", "timestep", "--option", "steps=4",
+          "--option", "hidden_dims=[16]"], "importance sampling, k=5"),
+    ],
+)  # fmt: skip
+def test_fit_autoregressive_and_diffusion_models_from_the_command_line(tmp_path, argv, method):
+    """Digits binarized for both (the class's likelihood); no active units for an ensemble's
+    integer choice of ordering, nor for a chain of 4 latent levels."""
+    out = tmp_path / "run"
+    args = ["fit", *argv, "--data", "digits", "--steps", "5", "--eval-samples", "5"]
+    assert main(args + ["--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert (metrics["log_lik_method"] == method).all()
+    assert "active_units" not in metrics.columns
+    assert (out / "samples.png").exists()
+
+
 def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "not a ppgen run folder" in capsys.readouterr().err
