@@ -231,3 +231,23 @@ def test_one_run_summarises_without_a_warning_and_several_runs_carry_r_hat(ppca_
     # Two runs of the same fit agree.
     assert summary.loc["noise_std", "r_hat"] < 1.05
     assert {"ess_bulk", "ess_tail", "mcse_mean"} <= set(summary.columns)
+
+
+def test_issue_18_models_convert_with_their_own_sites():
+    """DRAW's steps and a diffusion chain's levels become posterior variables per data point; an
+    ensemble of NADE orderings stores its exact mixture log-likelihood (the marginal program)."""
+    from ppgen.models import DRAW, NADE, Diffusion
+
+    torch.manual_seed(0)
+    x = torch.rand(10, 16).round()
+    draw = to_inference_data(DRAW(16, steps=3, latent_dim=2, hidden_dim=8), x, num_samples=30)
+    assert list(draw["posterior"].data_vars) == ["z_0", "z_1", "z_2"]
+    assert draw["posterior"]["z_1"].shape == (1, 30, 10, 2)
+    chain = to_inference_data(Diffusion(16, steps=4, hidden_dims=(8,)), x, num_samples=30)
+    assert list(chain["posterior"].data_vars) == ["y_1", "y_2", "y_3", "y_4"]
+    nade = NADE(16, hidden_dim=8, num_orderings=3)
+    tree = to_inference_data(nade, x, num_samples=30)
+    exact = nade.double().log_prob(x.double()).detach().numpy()
+    np.testing.assert_allclose(
+        tree["log_likelihood"]["x"].values[0], np.tile(exact, (30, 1)), rtol=1e-10
+    )
