@@ -22,9 +22,13 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from pyro.nn.auto_reg_nn import create_mask
-from torch.distributions import constraints
 
-from .ordered_autoregressive import OrderedAutoregressive, check_count, random_orderings
+from .ordered_autoregressive import (
+    BinaryConditionals,
+    OrderedAutoregressive,
+    check_count,
+    random_orderings,
+)
 from .registry import register_model
 
 
@@ -48,7 +52,7 @@ def random_degree_masks(
 
 
 @register_model("made")
-class MADE(OrderedAutoregressive):
+class MADE(BinaryConditionals, OrderedAutoregressive):
     """MADE for binary data: exact log p(x); a mask ensemble when num_masks > 1."""
 
     choice_site = "mask"
@@ -98,10 +102,6 @@ class MADE(OrderedAutoregressive):
             self.register_buffer(f"mask_{layer}", stacked.float())
         self.register_buffer("mask_skip", torch.stack([skip for _, skip in per_member]).float())
 
-    @property
-    def support(self):
-        return constraints.independent(constraints.boolean, 1)
-
     def _all_member_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The logits of every member, ``(K, ..., batch, D)``: one masked pass per member."""
         h = x.unsqueeze(0)  # (1, ..., batch, D)
@@ -117,14 +117,6 @@ class MADE(OrderedAutoregressive):
     def member_conditionals(self, x: torch.Tensor) -> tuple[torch.Tensor]:
         """Logits of every ``p(x_d = 1 | x_<d)`` under every mask, ``(..., batch, K, D)``."""
         return (self._all_member_logits(x).movedim(0, -2),)
-
-    def conditional_log_prob(self, params, x: torch.Tensor) -> torch.Tensor:
-        (logits,) = params
-        return -F.binary_cross_entropy_with_logits(logits, x.expand(logits.shape), reduction="none")
-
-    def sample_conditionals(self, params) -> torch.Tensor:
-        (logits,) = params
-        return torch.bernoulli(torch.sigmoid(logits))
 
     def init_from_data(self, x: torch.Tensor) -> MADE:
         """Output biases at the logits of the training pixel frequencies (Laplace-smoothed)."""

@@ -15,15 +15,18 @@ sum), not O(D^2 H). Several orderings make an ensemble trained order-agnosticall
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-from torch.distributions import constraints
 
-from .ordered_autoregressive import OrderedAutoregressive, check_count, random_orderings
+from .ordered_autoregressive import (
+    BinaryConditionals,
+    OrderedAutoregressive,
+    check_count,
+    random_orderings,
+)
 from .registry import register_model
 
 
 @register_model("nade")
-class NADE(OrderedAutoregressive):
+class NADE(BinaryConditionals, OrderedAutoregressive):
     """NADE for binary data: exact log p(x); an ensemble of orderings when num_orderings > 1."""
 
     likelihood = "bernoulli"
@@ -50,10 +53,6 @@ class NADE(OrderedAutoregressive):
         self.V = torch.nn.Parameter(torch.randn(data_dim, hidden_dim) / hidden_dim**0.5)  # (D, H)
         self.b = torch.nn.Parameter(torch.zeros(data_dim))
 
-    @property
-    def support(self):
-        return constraints.independent(constraints.boolean, 1)
-
     def member_conditionals(self, x: torch.Tensor) -> tuple[torch.Tensor]:
         """Logits of every ``p(x_d = 1 | x_<d)`` of every member, ``(..., batch, K, D)``."""
         order = self.orderings  # (K, D)
@@ -62,14 +61,6 @@ class NADE(OrderedAutoregressive):
         hidden = torch.sigmoid(self.c + inputs.cumsum(-2) - inputs)  # (..., batch, K, D, H)
         logits = self.b[order] + (hidden * self.V[order]).sum(-1)  # (..., batch, K, D), order o
         return (logits.gather(-1, self.inverse_orderings.expand(logits.shape)),)  # data order
-
-    def conditional_log_prob(self, params, x: torch.Tensor) -> torch.Tensor:
-        (logits,) = params
-        return -F.binary_cross_entropy_with_logits(logits, x.expand(logits.shape), reduction="none")
-
-    def sample_conditionals(self, params) -> torch.Tensor:
-        (logits,) = params
-        return torch.bernoulli(torch.sigmoid(logits))
 
     def init_from_data(self, x: torch.Tensor) -> NADE:
         """Output biases at the logits of the training pixel frequencies (Laplace-smoothed)."""

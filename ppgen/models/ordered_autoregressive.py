@@ -37,7 +37,9 @@ import math
 import pyro
 import pyro.distributions as dist
 import torch
+import torch.nn.functional as F
 from pyro.distributions.torch_distribution import TorchDistribution
+from torch.distributions import constraints
 
 from .base import GenerativeModel
 
@@ -195,6 +197,22 @@ class OrderedAutoregressive(GenerativeModel):
             column = order[:, step : step + 1]  # (N, 1)
             x.scatter_(-1, column, draw.gather(-1, column))
         return x.reshape(index.shape + (self.data_dim,))
+
+
+class BinaryConditionals:
+    """Bernoulli conditionals from logits ``(..., D)``: the part NADE and MADE share."""
+
+    @property
+    def support(self):
+        return constraints.independent(constraints.boolean, 1)
+
+    def conditional_log_prob(self, params, x: torch.Tensor) -> torch.Tensor:
+        (logits,) = params
+        return -F.binary_cross_entropy_with_logits(logits, x.expand(logits.shape), reduction="none")
+
+    def sample_conditionals(self, params) -> torch.Tensor:
+        (logits,) = params
+        return torch.bernoulli(torch.sigmoid(logits))
 
 
 def _pick_member(param: torch.Tensor, index: torch.Tensor, batch_dims: int) -> torch.Tensor:
