@@ -28,6 +28,7 @@ from torch import nn
 
 from .attention import Attention
 from .base import GenerativeModel
+from .networks import image_shape_options
 from .registry import register_model
 
 # Smallest posterior standard deviation: keeps log q finite when the encoder grows confident.
@@ -110,10 +111,8 @@ class DRAW(GenerativeModel):
 
     @classmethod
     def options_from_data(cls, data) -> dict:
-        shape = data.meta.get("image_shape")
-        if shape is None or data.num_features != int(torch.tensor(shape).prod()):
-            return {}
-        return {"image_shape": tuple(shape)}
+        """``image_shape`` for whole images: attention reads and writes on the 2-D grid."""
+        return image_shape_options(data)
 
     # ----- the pieces of one step ---------------------------------------------------------------
     def _initial_state(self, x: torch.Tensor):

@@ -29,6 +29,17 @@ def mlp(sizes: Sequence[int], activation=nn.ReLU, final_activation: bool = False
     return nn.Sequential(*layers)
 
 
+def image_shape_options(data) -> dict:
+    """``{"image_shape": (height, width)}`` when ``data`` holds whole images, else ``{}``.
+
+    Vector data and images with dropped constant columns have no shape a model could use.
+    """
+    shape = data.meta.get("image_shape")
+    if shape is None or data.num_features != int(torch.tensor(shape).prod()):
+        return {}
+    return {"image_shape": tuple(shape)}
+
+
 def check_image_shape(image_shape, data_dim: int) -> tuple[int, int]:
     """``(height, width)`` after checking that it matches ``data_dim`` and halves twice."""
     if image_shape is None:

@@ -32,7 +32,15 @@ from ..validation import check_name
 from .autoregressive_decoder import AutoregressiveBernoulli, conditional_made
 from .base import GenerativeModel
 from .flows import build_flow, conditional_iaf
-from .networks import ARCHITECTURES, ConvDecoder, ConvEncoder, MLPEncoder, check_image_shape, mlp
+from .networks import (
+    ARCHITECTURES,
+    ConvDecoder,
+    ConvEncoder,
+    MLPEncoder,
+    check_image_shape,
+    image_shape_options,
+    mlp,
+)
 from .registry import register_model
 
 VAE_LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
@@ -245,10 +253,7 @@ class VAE(GenerativeModel):
     @classmethod
     def options_from_data(cls, data) -> dict:
         """``image_shape`` for whole images (none for vector data or column-dropped images)."""
-        shape = data.meta.get("image_shape")
-        if shape is None or data.num_features != int(torch.tensor(shape).prod()):
-            return {}
-        return {"image_shape": tuple(shape)}
+        return image_shape_options(data)
 
     def init_from_data(self, x: torch.Tensor) -> VAE:
         """Start the decoder's output bias at the data's mean (log-odds for Bernoulli pixels).

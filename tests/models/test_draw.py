@@ -6,8 +6,9 @@ import pytest
 import torch
 from pyro.poutine.util import site_is_subsample
 
+import ppgen
 from ppgen.evaluation import elbo, log_likelihood
-from ppgen.models import DRAW
+from ppgen.models import DRAW, VAE
 from ppgen.models.attention import Attention, filterbank
 
 
@@ -94,3 +95,13 @@ def test_bad_options_are_refused_by_name():
         DRAW(64, image_shape=(7, 7))
     with pytest.raises(ValueError, match="num_samples must be a positive int"):
         DRAW(64).canvases(0)
+
+
+def test_image_shape_comes_from_whole_images_only():
+    """DRAW and the VAE take the 2-D layout from the data set, and none when columns were
+    dropped: attention on a grid that is not the data's would read the wrong pixels."""
+    whole = ppgen.load_dataset("digits", binarize="threshold")
+    dropped = ppgen.load_dataset("digits", drop_constant=True)
+    for model_class in (DRAW, VAE):
+        assert model_class.options_from_data(whole) == {"image_shape": (8, 8)}
+        assert model_class.options_from_data(dropped) == {}
