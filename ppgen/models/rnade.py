@@ -9,7 +9,9 @@ Along an ordering ``o`` the hidden layer is NADE's running sum, with ReLU units 
 where the mixture weights, means and log-scales of conditional ``d`` are linear in ``h_d`` with
 their own weights per dimension. The density is exact (a product of one-dimensional mixtures), so
 ``log_prob`` is exact and bits per dimension on dequantized data are directly comparable with a
-flow's. Several orderings make an ensemble, see :mod:`ppgen.models.ordered_autoregressive`.
+flow's. Several orderings make an ensemble, see :mod:`ppgen.models.ordered_autoregressive`; as
+in NADE, an ensemble's hidden layer is also given the input mask (``mask_inputs``, on by default
+for ensembles; see :mod:`ppgen.models.nade`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import constraints
 
+from .nade import hidden_pre_activation, resolve_mask_inputs
 from .ordered_autoregressive import OrderedAutoregressive, check_count, random_orderings
 from .registry import register_model
 
@@ -44,6 +47,7 @@ class RNADE(OrderedAutoregressive):
         num_components: int = 5,
         num_orderings: int = 1,
         ordering_seed: int = 0,
+        mask_inputs: bool | None = None,
         *,
         name: str | None = None,
     ):
@@ -58,6 +62,9 @@ class RNADE(OrderedAutoregressive):
         heads = torch.randn(data_dim, hidden_dim, 3 * num_components) / hidden_dim**0.5
         self.V = torch.nn.Parameter(heads)  # (D, H, 3C)
         self.b = torch.nn.Parameter(torch.zeros(data_dim, 3 * num_components))  # (D, 3C)
+        self.mask_inputs = resolve_mask_inputs(mask_inputs, num_orderings)  # see ppgen.models.nade
+        if self.mask_inputs:
+            self.U = torch.nn.Parameter(torch.zeros(hidden_dim, data_dim))  # (H, D)
 
     @property
     def support(self):
@@ -67,8 +74,8 @@ class RNADE(OrderedAutoregressive):
         """Mixture logits, means and scales of every conditional of every member, in data order,
         each ``(..., batch, K, D, C)``."""
         order = self.orderings  # (K, D)
-        inputs = x[..., order].unsqueeze(-1) * self.W.T[order]  # (..., batch, K, D, H)
-        hidden = F.relu(self.c + inputs.cumsum(-2) - inputs)  # exclusive running sum
+        mask_weights = self.U if self.mask_inputs else None
+        hidden = F.relu(hidden_pre_activation(x, order, self.W, self.c, mask_weights))
         heads = torch.einsum("...kdh,kdhc->...kdc", hidden, self.V[order]) + self.b[order]
         # Back to data order: row d of the output belongs to dimension d.
         inverse = self.inverse_orderings[..., None].expand(heads.shape)
@@ -103,5 +110,6 @@ class RNADE(OrderedAutoregressive):
     def extra_repr(self) -> str:
         return (
             f"data_dim={self.data_dim}, hidden_dim={self.hidden_dim}, "
-            f"num_components={self.num_mixture}, num_orderings={self.ensemble_size}"
+            f"num_components={self.num_mixture}, num_orderings={self.ensemble_size}, "
+            f"mask_inputs={self.mask_inputs}"
         )

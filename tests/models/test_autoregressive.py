@@ -16,8 +16,18 @@ from ppgen.evaluation import log_likelihood
 from ppgen.models import MADE, NADE, RNADE
 from ppgen.models.sbn import all_binary_states
 
+
+def _nade_with_mask_inputs(k: int) -> NADE:
+    """A NADE whose mask-input weights are random, not their zero start: the checks below then
+    cover the running sum of ``U``'s columns too."""
+    model = NADE(6, hidden_dim=7, num_orderings=k, mask_inputs=True)
+    with torch.no_grad():
+        model.U.normal_()
+    return model
+
+
 BINARY = {
-    "nade": lambda k: NADE(6, hidden_dim=7, num_orderings=k),
+    "nade": _nade_with_mask_inputs,
     "made": lambda k: MADE(6, hidden_dims=(9, 8), num_masks=k),
 }
 
@@ -25,7 +35,10 @@ BINARY = {
 def build(name, k):
     torch.manual_seed(0)
     if name == "rnade":
-        return RNADE(4, hidden_dim=5, num_components=3, num_orderings=k)
+        model = RNADE(4, hidden_dim=5, num_components=3, num_orderings=k, mask_inputs=True)
+        with torch.no_grad():
+            model.U.normal_()
+        return model
     return BINARY[name](k)
 
 
@@ -45,7 +58,9 @@ def test_binary_log_prob_sums_to_one_over_all_vectors(name, k):
 @pytest.mark.parametrize("k", [1, 2])
 def test_rnade_integrates_to_one_in_two_dimensions(k):
     torch.manual_seed(0)
-    model = RNADE(2, hidden_dim=6, num_components=3, num_orderings=k)
+    model = RNADE(2, hidden_dim=6, num_components=3, num_orderings=k, mask_inputs=True)
+    with torch.no_grad():
+        model.U.normal_()
     grid = torch.linspace(-14.0, 14.0, 561, dtype=torch.float64)  # spacing 0.05
     points = torch.cartesian_prod(grid, grid)  # (561^2, 2)
     with torch.no_grad():
@@ -164,3 +179,12 @@ def test_bad_options_are_refused_by_name():
         NADE(5, num_orderings=2).member_log_prob(torch.zeros(1, 5), 4)
     with pytest.raises(ValueError, match="binary"):
         NADE(3).log_prob(torch.full((2, 3), 0.5))
+    with pytest.raises(TypeError, match="mask_inputs must be True, False or None, got 1"):
+        NADE(3, mask_inputs=1)
+
+
+def test_nade_gives_ensembles_the_input_mask_by_default():
+    """Uria et al. (2014): an order-agnostic NADE needs to know which dimensions are present."""
+    assert NADE(4, num_orderings=2).mask_inputs and not NADE(4).mask_inputs
+    assert not hasattr(NADE(4), "U")
+    assert RNADE(4, num_orderings=2).mask_inputs and not RNADE(4).mask_inputs
