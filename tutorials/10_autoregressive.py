@@ -151,6 +151,11 @@ print(pd.DataFrame(rows).to_string(index=False))
 # the log of an average beats the average of the logs (Jensen), and by more where the members
 # disagree. The same holds for MADE, whose members differ in ordering *and* in the connectivity
 # of their hidden units.
+#
+# Trained for many orderings, NADE's hidden layer sees a running sum in which an absent pixel and a
+# pixel observed as 0 look the same. Uria et al. (2014) found it crucial to add the *input mask*
+# (which pixels are present) as a second input; `NADE(..., num_orderings=K)` does so by default
+# (`mask_inputs`), at the cost of a second running sum shared by every image.
 
 # %%
 ensembles = {
@@ -178,10 +183,12 @@ save(fig, "ensembles")
 print(pd.DataFrame(rows).to_string(index=False))
 
 # %% [markdown]
-# The crosses are single members of the order-agnostic models. Each is worse than a NADE trained
-# for one ordering alone: order-agnostic training spreads one network over many tasks. The
-# ensemble wins that back. `benchmarks/digits_reference.py` measures both on three seeds, next to
-# the other models of ppgen.
+# The crosses are single members of the order-agnostic models. Each is worse than a model
+# trained for one ordering alone (the table above): order-agnostic training spreads one network
+# over many tasks. The ensemble wins that back for MADE, whose ensemble beats the one-mask MADE;
+# for this one-hidden-layer NADE it wins back only part of it, and the NADE trained for one
+# ordering stays best. `benchmarks/digits_reference.py` measures all of these on three seeds,
+# next to the other models of ppgen.
 #
 # Sampling is ancestral: one dimension at a time, each from its conditional given the ones drawn
 # before -- $D$ passes of the network, where evaluation took one.
