@@ -53,6 +53,8 @@ DEFAULT_STEPS = 1000
 DEFAULT_LR = 1e-3
 #: The cap of ``steps="converged"`` unless ``max_steps`` is given.
 DEFAULT_MAX_STEPS = 20_000
+#: Default validation cadence floor: a 20-step run validates twice, not 20 times.
+MIN_VAL_EVERY = 10
 DEFAULT_BATCH_SIZE = 128
 
 __all__ = ["FitResult", "TrainingDivergedError", "fit", "resolve_device"]
@@ -200,7 +202,8 @@ def fit(
         val_data: validation data in the same form as ``data``; default ``data.val`` for a
             ppgen ``Dataset``.
         log_every, val_every, checkpoint_every: cadences in steps (defaults: ~200 log rows, ~20
-            validations and checkpoints per run). Validation and checkpoints happen on log steps.
+            validations and checkpoints per run, but at most one validation per 10 steps).
+            Validation and checkpoints happen on log steps, and both at the last step.
         optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"``.
         lr_schedule: ``"cosine"`` (anneal to lr/100 over the run, default) or ``"constant"``.
         clip_norm: clip the gradient's global norm to this value.
@@ -425,10 +428,16 @@ def _budget(settings: dict, rows_per_batch: int, num_rows: int, adversary_steps:
     else:
         total = settings["steps"]
     log_every = settings["log_every"] or max(1, total // 200)
-    # steps="converged" judges the validation curve on every log step (convergence.py).
-    sparse = log_every if settings["steps"] == "converged" else max(log_every, total // 20)
-    val_every = settings["val_every"] or sparse
-    return total, log_every, val_every, settings["checkpoint_every"] or val_every
+    if settings["steps"] == "converged":  # it judges the validation curve on every log step
+        sparse = val_sparse = log_every
+    else:
+        sparse = max(log_every, total // 20)
+        # A validation is a pass over the validation data, often dearer than a training step:
+        # short runs validate at most once per MIN_VAL_EVERY steps (and at the end).
+        val_sparse = max(sparse, min(total, MIN_VAL_EVERY))
+    val_every = settings["val_every"] or val_sparse
+    checkpoint_every = settings["checkpoint_every"] or settings["val_every"] or sparse
+    return total, log_every, val_every, checkpoint_every
 
 
 def _objective_for(model, settings: dict, nesting):

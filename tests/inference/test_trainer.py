@@ -50,6 +50,20 @@ def test_history_columns_budget_and_validation(lg):
     assert history["val_log_lik"].notna().any()
 
 
+def test_validation_cadence_is_about_twenty_per_run_and_at_most_one_per_ten_steps(lg):
+    """A validation is a pass over the validation data: a 20-step run validates at steps 10 and
+    20 (not 20 times), a 400-step run every 20 steps, and an explicit val_every wins."""
+
+    def validated_steps(**options):
+        history = fit(new_ppca(), lg, batch_size=100, progress=False, **options).history
+        return history.loc[history["val_loss"].notna(), "step"].tolist()
+
+    assert validated_steps(steps=20) == [10, 20]
+    assert validated_steps(steps=7) == [7]
+    assert validated_steps(steps=400) == list(range(20, 401, 20))
+    assert validated_steps(steps=20, val_every=4) == [4, 8, 12, 16, 20]
+
+
 def test_training_improves_the_exact_likelihood(lg):
     model = new_ppca()
     before = model.log_prob(lg.val).mean().item()
