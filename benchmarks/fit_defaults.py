@@ -4,16 +4,20 @@ For every registered model, ``fit(model, data)`` with no budget, learning rate o
 (the model's ``default_lr`` / ``default_steps``, ppgen's batch size and schedule), then the
 held-out score and the convergence verdict (``FitResult.converged``, the test of
 ``ppgen/inference/convergence.py``). Where a closed-form optimum exists (PPCA and factor analysis,
-by scikit-learn), the gap to it. The generator is trained by its loss, ``"mmd"``.
+by scikit-learn), the gap to it. The generator is trained by its loss, ``"mmd"``, and diffusion by
+its own estimator, ``"timestep"`` (``"trace"`` over the whole chain costs ten times as much per
+step for the same expectation; see ``benchmarks/diffusion_toy2d.py``).
 
 Command: ``python benchmarks/fit_defaults.py --seeds 0 1`` (writes
-``benchmarks/results/fit_defaults.{csv,md}``).
+``benchmarks/results/fit_defaults.{csv,md}``); ``--only NAME... --append`` adds or replaces those
+models' rows in the recorded table, and each row records its command.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -38,6 +42,11 @@ CASES = {
     "vae": ("digits", {"binarize": "threshold"}, {}, None),
     "flow": ("moons", {}, {}, None),
     "generator": ("ring8", {}, {"loss": "mmd"}, None),
+    "nade": ("digits", {"binarize": "threshold"}, {}, None),
+    "made": ("digits", {"binarize": "threshold"}, {}, None),
+    "rnade": ("moons", {}, {}, None),
+    "draw": ("digits", {"binarize": "threshold"}, {}, None),
+    "diffusion": ("digits", {"binarize": "threshold"}, {"estimator": "timestep"}, None),
 }
 LATENT = {"ppca": 10, "fa": 10, "bayesian_ppca": 10}
 
@@ -95,26 +104,46 @@ def run_case(name: str, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--only", nargs="*", help="model names (default: all)")
+    parser.add_argument("--only", nargs="*", choices=list(CASES), help="default: all")
+    parser.add_argument(
+        "--append", action="store_true",
+        help="add these rows to the recorded table (replacing rows of the same model and seed)",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(2)
     rows = [run_case(n, s) for n in (args.only or CASES) for s in args.seeds]
     table = pd.DataFrame(rows)
+    machine = (
+        f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+        f"pyro {pyro.__version__}, Python {platform.python_version()}"
+    )
+    table["command"] = "python benchmarks/fit_defaults.py " + " ".join(sys.argv[1:])
+    table["machine"] = machine
+    recorded = RESULTS / "fit_defaults.csv"
+    if args.append and recorded.exists():
+        old = pd.read_csv(recorded)
+        replaced = old.set_index(["model", "seed"]).index.isin(
+            table.set_index(["model", "seed"]).index
+        )
+        table = pd.concat([old[~replaced], table], ignore_index=True)
     RESULTS.mkdir(exist_ok=True)
-    table.to_csv(RESULTS / "fit_defaults.csv", index=False)
+    table.to_csv(recorded, index=False)
+    runs = table[["command", "machine"]].drop_duplicates()
     header = [
         "# What fit's defaults reach",
         "",
-        f"Command: `python benchmarks/fit_defaults.py --seeds {' '.join(map(str, args.seeds))}`",
-        f"Machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
-        f"{torch.__version__}, pyro {pyro.__version__}, Python {platform.python_version()}.",
+        "Commands (each row's is in the CSV's `command` and `machine` columns):",
+        "",
+        *(f"- `{run.command}` on {run.machine}" for run in runs.itertuples()),
         "",
         "`fit(model, data)` with the model's `default_lr` and `default_steps`, batch size 128 and "
         "the cosine schedule; `converged` is `FitResult.converged` (ppgen/inference/"
         "convergence.py). Held-out log-likelihood per test point in nats.",
         "",
+        "",
     ]
-    text = "\n".join(header) + table.to_markdown(index=False, floatfmt=".3f") + "\n"
+    shown = table.drop(columns=["command", "machine"])
+    text = "\n".join(header) + shown.to_markdown(index=False, floatfmt=".3f") + "\n"
     (RESULTS / "fit_defaults.md").write_text(text)
     print(text)
 

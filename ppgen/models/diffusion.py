@@ -62,7 +62,7 @@ class Diffusion(GenerativeModel):
     # The constructor's default, so that the CLI binarizes digits for it; an instance sets its own.
     likelihood = "bernoulli"
     # The budget of benchmarks/digits_reference.py (results there); benchmarks/fit_defaults.py
-    # does not cover the model yet, so fit's convergence check at it is unmeasured.
+    # covers the model but has not been run for it yet: fit's convergence check at it is unmeasured.
     default_lr = 1e-3
     default_steps = 10000
 

@@ -61,7 +61,7 @@ class DRAW(GenerativeModel):
     likelihood = "bernoulli"
     traceable = True  # the loop runs T times whatever the data
     # The budget of benchmarks/digits_reference.py (results there); benchmarks/fit_defaults.py
-    # does not cover the model yet, so fit's convergence check at it is unmeasured.
+    # covers the model but has not been run for it yet: fit's convergence check at it is unmeasured.
     default_lr = 3e-3
     default_steps = 2000
 
