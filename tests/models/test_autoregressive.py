@@ -14,6 +14,7 @@ import torch
 
 from ppgen.evaluation import log_likelihood
 from ppgen.models import MADE, NADE, RNADE
+from ppgen.models.nade import hidden_pre_activation
 from ppgen.models.sbn import all_binary_states
 
 
@@ -181,6 +182,19 @@ def test_bad_options_are_refused_by_name():
         NADE(3).log_prob(torch.full((2, 3), 0.5))
     with pytest.raises(TypeError, match="mask_inputs must be True, False or None, got 1"):
         NADE(3, mask_inputs=1)
+
+
+def test_the_mask_input_of_conditional_t_sums_the_columns_of_the_dimensions_before_it():
+    """hidden_pre_activation, term by term: c + sum_{s<t} (W[:, o_s] x_{o_s} + U[:, o_s])."""
+    torch.manual_seed(0)
+    orderings = torch.stack([torch.arange(5), torch.randperm(5)])  # (K=2, D=5)
+    W, U, c, x = torch.randn(3, 5), torch.randn(3, 5), torch.randn(3), torch.rand(4, 5)
+    got = hidden_pre_activation(x, orderings, W, c, U)  # (batch 4, K 2, D 5, H 3)
+    for k, order in enumerate(orderings):
+        for t in range(5):
+            before = order[:t]
+            expected = c + (W[:, before] * x[:, None, before]).sum(-1) + U[:, before].sum(-1)
+            torch.testing.assert_close(got[:, k, t], expected)
 
 
 def test_nade_gives_ensembles_the_input_mask_by_default():
