@@ -64,6 +64,23 @@ def test_validation_cadence_is_about_twenty_per_run_and_at_most_one_per_ten_step
     assert validated_steps(steps=20, val_every=4) == [4, 8, 12, 16, 20]
 
 
+def test_a_users_pair_with_validation_data_gets_the_same_cadence():
+    """A plain Pyro pair (its own plate name, a global latent, an AutoNormal guide) with
+    val_data: validated at steps 10 and 20 of a 20-step run, like a ppgen model."""
+
+    def model(y):
+        loc = pyro.sample("loc", dist.Normal(0.0, 5.0))
+        with pyro.plate("rows", len(y)):
+            pyro.sample("y", dist.Normal(loc, 1.0), obs=y)
+
+    pyro.clear_param_store()
+    guide = pyro.infer.autoguide.AutoNormal(model)
+    y = torch.randn(40, generator=torch.Generator().manual_seed(0)) + 2.0
+    result = fit((model, guide), y, val_data=y[:10], steps=20, progress=False)
+    history = result.history
+    assert history.loc[history["val_loss"].notna(), "step"].tolist() == [10, 20]
+
+
 def test_training_improves_the_exact_likelihood(lg):
     model = new_ppca()
     before = model.log_prob(lg.val).mean().item()
