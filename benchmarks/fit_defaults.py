@@ -3,7 +3,7 @@
 For every registered model, ``fit(model, data)`` with no budget, learning rate or batch size given
 (the model's ``default_lr`` / ``default_steps``, ppgen's batch size and schedule), then the
 held-out score and the convergence verdict (``FitResult.converged``, the test of
-``ppgen/inference/convergence.py``). Where a closed-form optimum exists (PPCA and factor analysis,
+``ppgen/training/convergence.py``). Where a closed-form optimum exists (PPCA and factor analysis,
 by scikit-learn), the gap to it. The generator is trained by its loss, ``"mmd"``, and diffusion by
 its own estimator, ``"timestep"`` (``"trace"`` over the whole chain costs ten times as much per
 step for the same expectation; see ``benchmarks/diffusion_toy2d.py``).

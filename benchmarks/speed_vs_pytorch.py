@@ -317,7 +317,7 @@ def main() -> None:
     parser.add_argument("--out", default=Path(__file__).parent / "results", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    device = ppgen.inference.trainer.resolve_device(args.device)
+    device = ppgen.training.resolve_device(args.device)
     data = {
         "binary": ppgen.load_dataset("digits", binarize="threshold").train,
         "levels": ppgen.load_dataset("digits", drop_constant=True).train,

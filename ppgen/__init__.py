@@ -15,14 +15,25 @@ import importlib
 __version__ = "0.1.0"
 
 #: Sub-packages reachable as attributes (``ppgen.inference.get_estimator``) without an import.
-_SUBMODULES = {"analysis", "data", "demo", "evaluation", "inference", "models", "plots"}
+_SUBMODULES = {
+    "analysis",
+    "data",
+    "demo",
+    "evaluation",
+    "inference",
+    "models",
+    "plots",
+    "program",
+    "runs",
+    "training",
+}
 #: Public name -> the submodule that defines it.
 _LAZY = {
     "Dataset": ".data",
     "load_dataset": ".data",
     "compare": ".evaluation",
-    "FitResult": ".inference",
-    "fit": ".inference",
+    "FitResult": ".training",
+    "fit": ".training",
     "PPCA": ".models",
     "VAE": ".models",
     "FactorAnalysis": ".models",

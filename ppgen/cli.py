@@ -13,13 +13,6 @@ import matplotlib
 matplotlib.use("Agg")  # the CLI writes figures to files; never needs a display
 
 
-#: Names that ``ppgen fit`` accepts besides registered models: a model trained by a custom loss.
-MODEL_PRESETS = {
-    "gmmn": ("generator", "mmd", "a Generator trained by MMD to the data (Li et al. 2015)"),
-    "gan": ("generator", "gan", "a Generator trained against a discriminator (non-saturating)"),
-}
-
-
 #: Suffixes of the data files ``--data`` takes (see ppgen/data/files.py), besides data-set names.
 DATA_FILE_SUFFIXES = (".npy", ".npz", ".pt", ".csv")
 
@@ -45,44 +38,13 @@ def _parse_options(pairs: list[str]) -> dict:
     return options
 
 
-def live_catalogue() -> dict[str, dict[str, str]]:
-    """Every registered name with its one-line description, read from the registries (imports
-    torch and Pyro). ``ppgen list`` prints the stored copy, ``ppgen/catalogue.json``; a test
-    keeps the two equal."""
-    from .data import available_datasets
-    from .inference import available_estimators
-    from .inference.losses import available_losses
-    from .models import available_models
-    from .models.flows import available_flows
-
-    return {
-        "models": {n: c.__doc__.strip().splitlines()[0] for n, c in available_models().items()},
-        "presets": {n: f"{d}: {m} --loss {loss}" for n, (m, loss, d) in MODEL_PRESETS.items()},
-        "flows": available_flows(),
-        "estimators": available_estimators(),
-        "losses": available_losses(),
-        "data sets": available_datasets(),
-    }
-
-
-CATALOGUE = Path(__file__).parent / "catalogue.json"
-CATALOGUE_HEADINGS = {
-    "models": "models:",
-    "presets": "presets (ppgen fit NAME = a model with its loss):",
-    "flows": "flows (FlowDensity(flow=...), VAE guides and priors):",
-    "estimators": "estimators:",
-    "losses": "losses (ppgen fit MODEL --loss NAME; for models without a likelihood):",
-    "data sets": "data sets:",
-}
-
-
 def cmd_list(args) -> None:
-    import json
+    from .catalogue import HEADINGS, catalogue
 
-    catalogue = json.loads(CATALOGUE.read_text()) if CATALOGUE.is_file() else live_catalogue()
-    for section, heading in CATALOGUE_HEADINGS.items():
+    listing = catalogue()
+    for section, heading in HEADINGS.items():
         print(heading)
-        for name, description in catalogue[section].items():
+        for name, description in listing[section].items():
             print(f"  {name:16s} {description}")
     print("your own: path/to/models.py:MyModel as a model, a .npy/.npz/.pt/.csv file as data")
 
@@ -90,16 +52,17 @@ def cmd_list(args) -> None:
 def cmd_fit(args) -> None:
     import torch
 
-    from .inference.distributed import init_from_environment
     from .models import get_model
-    from .models.registry import is_file_spec
-    from .run_folder import open_shared_run_dir
+    from .models.lookup import is_file_spec
+    from .registry import PRESETS
+    from .runs.folder import open_shared_run_dir
+    from .training.distributed import init_from_environment
 
     ranks = init_from_environment()  # under torchrun: one of its processes
     model_name, loss = args.model, args.loss
-    if model_name in MODEL_PRESETS:
-        model_name, preset_loss, _ = MODEL_PRESETS[model_name]
-        loss = loss or preset_loss
+    if model_name in PRESETS:
+        preset = PRESETS.get(model_name)
+        model_name, loss = preset.model, loss or preset.loss
     if loss is not None and args.estimator != "trace":
         raise ValueError("give --estimator or --loss, not both")
     model_class = get_model(model_name)
@@ -143,9 +106,11 @@ def _fit_into(run_dir: Path, model, data, config: dict, args, ranks) -> None:
     rank 0 then leaves the group, scores and writes alone, and the others are done."""
     import torch.distributed as dist
 
-    from .inference import fit
-    from .reporting import score_model, write_figures, write_table
-    from .run_folder import CHECKPOINT, save_model
+    from .runs.figures import write_figures
+    from .runs.folder import CHECKPOINT, save_model
+    from .runs.scoring import score_model
+    from .runs.tables import write_table
+    from .training import fit
 
     result = fit(
         model,
@@ -179,9 +144,10 @@ def _fit_into(run_dir: Path, model, data, config: dict, args, ranks) -> None:
 def cmd_evaluate(args) -> None:
     import pyro
 
-    from .inference import resolve_device
-    from .reporting import score_model, write_table
-    from .run_folder import load_run
+    from .runs.folder import load_run
+    from .runs.scoring import score_model
+    from .runs.tables import write_table
+    from .training import resolve_device
 
     model, data, config = load_run(
         args.run_dir, resolve_device(args.device), trust_code=args.trust_model_code
@@ -197,8 +163,8 @@ def cmd_analyze(args) -> None:
     import pyro
 
     from .analysis.diagnostics import MIN_PSIS_DRAWS
-    from .analysis.report import analyze_run
-    from .inference import resolve_device
+    from .runs.analyze import analyze_run
+    from .training import resolve_device
 
     if args.num_samples < MIN_PSIS_DRAWS:
         raise ValueError(
@@ -234,11 +200,11 @@ def _analyze_together(args, analyses: dict) -> None:
     """Several runs: as chains when they share model and data, else compared."""
     import pyro
 
-    from .analysis.chains_report import analyze_runs_as_chains, runs_share_model_and_data
-    from .analysis.report import compare_runs
-    from .inference import resolve_device
-    from .reporting import write_table
-    from .run_folder import open_run_dir
+    from .runs.analyze import compare_runs
+    from .runs.analyze_chains import analyze_runs_as_chains, runs_share_model_and_data
+    from .runs.folder import open_run_dir
+    from .runs.tables import write_table
+    from .training import resolve_device
 
     loaded = [(a["model"], a["data"], a["config"]) for a in analyses.values()]
     different = runs_share_model_and_data(loaded, args.split)
@@ -260,8 +226,10 @@ def _analyze_together(args, analyses: dict) -> None:
 
 
 def _load_for_model(args, model_class, model_options=None):
-    """Load ``args.data``; Bernoulli models get ``binarize="threshold"`` unless told otherwise."""
+    """Load ``args.data``; Bernoulli models get ``binarize="threshold"`` on quantized images (a
+    data set's declared ``quantized_image``) unless told otherwise."""
     from .data import load_dataset
+    from .registry import DATASETS
 
     data_options = _parse_options(args.data_option)
     if args.data_path:
@@ -272,7 +240,8 @@ def _load_for_model(args, model_class, model_options=None):
         name = "file"
     binarize = args.binarize
     likelihood = (model_options or {}).get("likelihood", model_class.likelihood)
-    if binarize is None and likelihood == "bernoulli" and name in ("digits", "mnist"):
+    quantized = DATASETS.entry(name).extra.get("quantized_image", False)
+    if binarize is None and likelihood == "bernoulli" and quantized:
         binarize = "threshold"
         print(f"{args.data}: binarize='threshold' for the Bernoulli likelihood of {args.model}")
     data = load_dataset(
@@ -300,8 +269,8 @@ def cmd_compare(args) -> None:
     from .evaluation import compare
     from .models import get_model
     from .plots import plot_comparison
-    from .reporting import save_figure, write_table
-    from .run_folder import open_run_dir
+    from .runs.folder import open_run_dir
+    from .runs.tables import save_figure, write_table
 
     model_class = get_model(args.model)
     options = _parse_options(args.option)
@@ -498,7 +467,7 @@ def _is_user_error(error: BaseException) -> bool:
     fix, reported in one line. Anything else is a bug in ppgen and keeps its traceback."""
     if isinstance(error, (ValueError, TypeError, OSError)):
         return True
-    history = sys.modules.get("ppgen.inference.history")  # loaded if training ran
+    history = sys.modules.get("ppgen.training.history")  # loaded if training ran
     return history is not None and isinstance(error, history.TrainingDivergedError)
 
 

@@ -12,11 +12,11 @@ it is truthy), and a seed must be one NumPy and PyTorch both accept (0 <= seed <
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Iterable
 
 import torch
+
+from .registry import check_name  # noqa: F401  (re-exported: option checks use it)
 
 
 def check_data(
@@ -155,19 +155,6 @@ def probe_writable(probe) -> None:
     probe.parent.mkdir(parents=True, exist_ok=True)
     probe.write_bytes(b"")
     probe.unlink()
-
-
-def check_name(name: str, choices: Iterable[str], what: str) -> str:
-    """Check that ``name`` is one of ``choices``; otherwise raise a ``ValueError`` listing them.
-
-    Close misspellings get a "did you mean" hint.
-    """
-    choices = sorted(choices)
-    if name in choices:
-        return name
-    hint = difflib.get_close_matches(str(name), choices, n=1)
-    suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
-    raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(choices)}.{suggestion}")
 
 
 def constant_columns(x: torch.Tensor) -> list[int]:

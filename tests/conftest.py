@@ -36,7 +36,7 @@ class KilledAtStep(Exception):
 def kill_at_steps(monkeypatch):
     """``kill_at_steps({3, 17})``: the model steps with these numbers (counted from 1 over the
     whole test) raise :class:`KilledAtStep` instead of running; returns that class."""
-    from ppgen.inference.step import Stepper
+    from ppgen.training.step import Stepper
 
     real_step, taken = Stepper.model_step, [0]
 

@@ -16,8 +16,8 @@ import torch
 from pyro.infer.autoguide import AutoNormal
 
 import ppgen
-from ppgen.inference.distributed import current_ranks
 from ppgen.models import PPCA, VAE, FlowDensity, Generator
+from ppgen.training.distributed import current_ranks
 
 
 # ----- plain Pyro pairs -----------------------------------------------------------------------
@@ -116,7 +116,7 @@ def every_estimator() -> dict:
 
 def one_epoch_rows() -> list:
     """The row ids the model saw in training steps over one epoch (3 steps of 2 x 16 of 96)."""
-    from ppgen.inference.step import Stepper
+    from ppgen.training.step import Stepper
 
     seen, real_step = [], Stepper.model_step
 

@@ -297,10 +297,9 @@ def test_ppgen_help_does_not_import_torch():
 def test_the_stored_catalogue_is_the_registries():
     """`ppgen list` prints ppgen/catalogue.json (no torch import, well under a second); it must
     equal what the registries hold. After registering something, rewrite it with:
-    python -c "import json; from ppgen.cli import live_catalogue, CATALOGUE;
-    CATALOGUE.write_text(json.dumps(live_catalogue(), indent=1, ensure_ascii=False) + '\\n')"."""
+    python -m ppgen.catalogue."""
     import json
 
-    from ppgen.cli import CATALOGUE, live_catalogue
+    from ppgen.catalogue import CATALOGUE, live_catalogue
 
     assert json.loads(CATALOGUE.read_text()) == live_catalogue()

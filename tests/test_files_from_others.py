@@ -15,8 +15,8 @@ import torch
 
 from ppgen import PPCA, fit, load_dataset
 from ppgen.cli import main
-from ppgen.inference.checkpoint import MAGIC, load_checkpoint
-from ppgen.run_folder import load_run
+from ppgen.runs.folder import load_run
+from ppgen.training.checkpoint import MAGIC, load_checkpoint
 
 
 class Payload:

@@ -22,7 +22,7 @@ from ppgen import PPCA, fit, load_dataset
 from ppgen.analysis import to_inference_data
 from ppgen.cli import main
 from ppgen.evaluation import elbo, log_likelihood
-from ppgen.inference.step import Stepper
+from ppgen.training.step import Stepper
 
 FUZZ = settings(
     max_examples=40,

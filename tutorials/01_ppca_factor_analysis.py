@@ -53,7 +53,7 @@ FIGURES = Path(
         else "docs/figures/01_ppca_factor_analysis")
 )  # fmt: skip
 FIGURES.mkdir(parents=True, exist_ok=True)
-DEVICE = ppgen.inference.resolve_device("auto")
+DEVICE = ppgen.training.resolve_device("auto")
 
 
 def save(fig, name):
@@ -223,7 +223,7 @@ save(
 # so unless someone checks. `fit` checks: when the second half of a run still improved its
 # objective by more than 2 % of its scale (and by more than noise), it warns with a
 # `ConvergenceWarning` and sets `result.converged = False`
-# (`ppgen/inference/convergence.py`). Below, PPCA on the digits from a random start, with the
+# (`ppgen/training/convergence.py`). Below, PPCA on the digits from a random start, with the
 # minibatches of `fit`'s defaults:
 #
 # * lr 1e-3 for 1000 steps -- `fit`'s defaults before the models carried their own -- stops far
@@ -238,7 +238,7 @@ save(
 # %%
 import warnings  # noqa: E402
 
-from ppgen.inference import ConvergenceWarning  # noqa: E402
+from ppgen.training import ConvergenceWarning  # noqa: E402
 
 BUDGETS = {
     "lr 1e-3, 1000 steps": dict(lr=1e-3, steps=1000),

@@ -16,7 +16,7 @@
 #    bounds over the joint of the globals and the data, and the posterior in ArviZ.
 #
 # Nothing in the programs names a ppgen concept: ppgen reads the data plate, the plate nesting and
-# which latents are global off one trace of each program (`ppgen.inference.program`).
+# which latents are global off one trace of each program (`ppgen.program.inspection`).
 #
 # Run as a script or a notebook; `PPGEN_SMOKE=1` runs it with tiny budgets.
 
@@ -42,7 +42,8 @@ from pyro.infer.autoguide import AutoNormal
 import ppgen
 from ppgen.analysis import to_inference_data
 from ppgen.evaluation import joint_log_likelihood, log_likelihood
-from ppgen.inference.program import ProgramError, inspect_program
+from ppgen.program.errors import ProgramError
+from ppgen.program.inspection import inspect_program
 
 HERE = Path(__file__).parent if "__file__" in globals() else Path("tutorials")
 sys.path.insert(0, str(HERE))

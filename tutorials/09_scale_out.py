@@ -48,8 +48,8 @@ from torch.utils.data import DataLoader
 
 import ppgen
 from ppgen.data import NpyRows
-from ppgen.inference.distributed import current_ranks, launch
 from ppgen.models import PPCA, VAE
+from ppgen.training.distributed import current_ranks, launch
 
 SMOKE = os.environ.get("PPGEN_SMOKE") == "1"
 FIGURES = Path(

@@ -21,8 +21,8 @@ from pyro.poutine.util import prune_subsample_sites
 from torch import nn
 from torch.utils._pytree import tree_map
 
-from ..inference.importance import assemble, scored_trace, vectorize
-from ..inference.program import run_vectorized
+from ..program.errors import run_vectorized
+from ..program.importance import assemble, scored_trace, vectorize
 from .trace_arrays import (
     numpy_log_density,
     numpy_values,

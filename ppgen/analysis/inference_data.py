@@ -49,12 +49,13 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..inference.batches import DataSpec
-from ..inference.distributed.ranks import current_ranks
-from ..inference.distributed.sync import gather_objects
-from ..inference.param_scope import pair_params
-from ..inference.program import ProgramError, inspect_program
-from ..models.base import split_pair
+from ..program.data_spec import DataSpec
+from ..program.errors import ProgramError
+from ..program.inspection import inspect_program
+from ..program.pair import split_pair
+from ..program.param_scope import pair_params
+from ..training.distributed.ranks import current_ranks
+from ..training.distributed.sync import gather_objects
 from ..validation import check_flag, check_positive_int
 from .guide_draws import GuideDraws, run_groups
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..inference.importance import SAMPLE_PLATE
-from ..inference.program import ProgramError
+from ..program.errors import ProgramError
+from ..program.sites import SAMPLE_PLATE
 
 
 def numpy_values(value: torch.Tensor) -> np.ndarray:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import torch
 
+from ..registry import DATASETS
 from .dataset import Dataset
 
 TRAIN_END, VAL_END = 1000, 1350
 
 
 def load_digits() -> Dataset:
-    """Raw digits: float pixel levels 0..16, labels, ``meta`` with the image shape and levels."""
+    """Raw digits: float pixel levels 0..16, labels, an 8x8 image shape and 17 levels."""
     from sklearn.datasets import load_digits as sklearn_digits
 
     bunch = sklearn_digits()
@@ -30,10 +31,17 @@ def load_digits() -> Dataset:
         train_labels=y[:TRAIN_END],
         val_labels=y[TRAIN_END:VAL_END],
         test_labels=y[VAL_END:],
-        meta={
-            "image_shape": (8, 8),
-            "num_levels": 17,
-            "num_classes": 10,
-            "source": "sklearn.datasets.load_digits (UCI optical digits, test part)",
-        },
+        values="levels",
+        image_shape=(8, 8),
+        num_levels=17,
+        num_classes=10,
+        meta={"source": "sklearn.datasets.load_digits (UCI optical digits, test part)"},
     )
+
+
+DATASETS.register(
+    "digits",
+    load_digits,
+    description="scikit-learn's 8x8 digits, levels 0..16 (bundled)",
+    quantized_image=True,
+)

@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..registry import DATASETS
+from .dataset import Dataset
+
 SUFFIXES = (".npy", ".npz", ".pt", ".csv")
 
 
@@ -88,8 +91,6 @@ def load_file_dataset(path: str, seed: int = 0):
     vectors, ``(num_points, num_features)``, what ppgen's models take; a user's own Pyro program
     takes any file through ``fit`` directly (:func:`load_data_file`).
     """
-    from .dataset import Dataset
-
     content = load_data_file(path)
     if isinstance(content, dict):
         missing = {"train", "val", "test"} - set(content)
@@ -117,3 +118,19 @@ def load_file_dataset(path: str, seed: int = 0):
             )
     meta = {"path": str(path), "source": "file"}
     return Dataset("file", *splits, meta=meta)
+
+
+def write_example(directory: Path) -> dict:
+    """A tiny ``.npy`` of 30 rows of 3 reals in ``directory``, and the options that load it: the
+    data-set contract test's input."""
+    path = Path(directory) / "rows-example.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(30, 3)).astype(np.float32))
+    return {"path": str(path)}
+
+
+DATASETS.register(
+    "file",
+    load_file_dataset,
+    description="your own rows from path= (.npy, .npz, .pt or .csv), never pickled",
+    example=write_example,
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from ..registry import DATASETS
 from .dataset import Dataset
 
 
@@ -51,3 +52,10 @@ def load_linear_gaussian(
         meta={"W": weight, "b": bias, "noise_std": noise_std, "latent_dim": latent_dim},
         log_density=log_density,
     )
+
+
+DATASETS.register(
+    "linear_gaussian",
+    load_linear_gaussian,
+    description="synthetic linear-Gaussian factor data with known W, noise and latent dimension",
+)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..registry import DATASETS
 from .dataset import Dataset
 
 IDX_FILES = {
@@ -122,10 +123,33 @@ def load_mnist(*, path: str | Path | None = None, num_val: int | None = None) ->
         train_labels=y_train[:cut],
         val_labels=y_train[cut:],
         test_labels=y_test,
-        meta={
-            "image_shape": tuple(arrays["x_train"].shape[1:]),
-            "num_levels": 256,
-            "num_classes": 10,
-            "source": str(path),
-        },
+        values="levels",
+        image_shape=tuple(arrays["x_train"].shape[1:]),
+        num_levels=256,
+        num_classes=10,
+        meta={"source": str(path)},
     )
+
+
+def write_example(directory: Path) -> dict:
+    """A tiny MNIST-format ``.npz`` (20 training and 5 test images of 4x4 pixels) in
+    ``directory``, and the options that load it: the data-set contract test's input."""
+    generator = np.random.default_rng(0)
+    arrays = {
+        "x_train": generator.integers(0, 256, (20, 4, 4), dtype=np.uint8),
+        "y_train": generator.integers(0, 10, 20),
+        "x_test": generator.integers(0, 256, (5, 4, 4), dtype=np.uint8),
+        "y_test": generator.integers(0, 10, 5),
+    }
+    path = Path(directory) / "mnist-example.npz"
+    np.savez(path, **arrays)
+    return {"path": str(path)}
+
+
+DATASETS.register(
+    "mnist",
+    load_mnist,
+    description="MNIST / Fashion-MNIST from a local path= (IDX or npz)",
+    quantized_image=True,
+    example=write_example,
+)

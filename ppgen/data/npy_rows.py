@@ -11,7 +11,7 @@ not: its pages count in the process's resident set, and on the machine the bench
 resident set by about 480 MiB.
 
 Pass it to ``fit`` in a ``DataLoader`` (workers, pinned memory and prefetching are the loader's)
-or alone; ``fit`` streams it (:mod:`ppgen.inference.streaming`) instead of loading it.
+or alone; ``fit`` streams it (:mod:`ppgen.training.streaming`) instead of loading it.
 """
 
 from __future__ import annotations

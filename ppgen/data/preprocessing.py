@@ -52,32 +52,34 @@ def _split_generators(seed: int) -> list[torch.Generator]:
 def drop_constant_columns(data: Dataset) -> Dataset:
     """Remove the columns that are constant over all three splits (digits: pixels 0, 32, 39).
 
-    The kept column indices go to ``meta["kept_columns"]`` so that figures can put the pixels back
-    into their images.
+    The kept column indices go to ``kept_columns`` so that figures can put the pixels back into
+    their images.
     """
     everything = torch.cat([data.train, data.val, data.test])
     dropped = constant_columns(everything)
     kept = [c for c in range(everything.shape[1]) if c not in dropped]
-    previous = data.meta.get("kept_columns", list(range(everything.shape[1])))
-    meta = dict(data.meta, kept_columns=[previous[c] for c in kept], dropped_columns=dropped)
+    previous = data.kept_columns or range(everything.shape[1])
     return replace(
         data,
         train=data.train[:, kept],
         val=data.val[:, kept],
         test=data.test[:, kept],
-        meta=meta,
+        meta=dict(data.meta, dropped_columns=dropped),
+        kept_columns=tuple(previous[c] for c in kept),
     )
 
 
 def binarize(data: Dataset, scheme: str, seed: int) -> Dataset:
     """Binarize a quantized image data set with ``scheme`` (see the module docstring)."""
     check_name(scheme, BINARIZE_SCHEMES, "binarization scheme")
-    top = data.meta["num_levels"] - 1
+    top = data.num_levels - 1
     meta = dict(data.meta, binarize=scheme)
     if scheme == "threshold":
         cut = math.ceil(top / 2)
         splits = [(s >= cut).to(s.dtype) for s in (data.train, data.val, data.test)]
-        return replace(data, train=splits[0], val=splits[1], test=splits[2], meta=meta)
+        return replace(
+            data, train=splits[0], val=splits[1], test=splits[2], meta=meta, values="binary"
+        )
     generators = _split_generators(seed)
     probs = [s / top for s in (data.train, data.val, data.test)]
     splits = [bernoulli_draw(p, g) for p, g in zip(probs, generators)]
@@ -90,23 +92,18 @@ def binarize(data: Dataset, scheme: str, seed: int) -> Dataset:
         meta=meta,
         train_source=probs[0] if redraw else None,
         redraw=redraw,
+        values="binary",
     )
 
 
 def dequantize(data: Dataset, seed: int) -> Dataset:
     """Uniformly dequantize a quantized image data set (see the module docstring)."""
-    num_levels = data.meta["num_levels"]
+    num_levels = data.num_levels
     generators = _split_generators(seed)
     splits = [
         uniform_dequantize(s, num_levels, g)
         for s, g in zip((data.train, data.val, data.test), generators)
     ]
-    meta = dict(
-        data.meta,
-        dequantize="uniform",
-        # log p(discrete x) >= log p(dequantized x) - log_det; bits/dim use it.
-        dequantization_log_det=data.train.shape[1] * math.log(num_levels),
-    )
 
     def redraw(levels, generator):
         return uniform_dequantize(levels, num_levels, generator)
@@ -116,7 +113,10 @@ def dequantize(data: Dataset, seed: int) -> Dataset:
         train=splits[0],
         val=splits[1],
         test=splits[2],
-        meta=meta,
+        meta=dict(data.meta, dequantize="uniform"),
         train_source=data.train,
         redraw=redraw,
+        values="unit",
+        # log p(discrete x) >= log p(dequantized x) - log_det; bits/dim use it.
+        dequantization_log_det=data.train.shape[1] * math.log(num_levels),
     )

@@ -14,11 +14,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import torch
 
+from ..registry import DATASETS
 from .dataset import Dataset
 
 
@@ -101,16 +103,26 @@ def load_toy2d(
     density = TOY_DENSITIES[name]()
     generator = torch.Generator().manual_seed(seed)
     splits = [density.sample(n, generator) for n in (num_train, num_val, num_test)]
-    meta = {"true_log_density": "exact"}
-    if isinstance(density, GaussianMixture2D):
-        meta.update(centers=density.centers, std=density.std)
-    else:
-        meta.update(noise=density.noise)
+    mixture = isinstance(density, GaussianMixture2D)
     return Dataset(
         name=name,
         train=splits[0],
         val=splits[1],
         test=splits[2],
-        meta=meta,
+        meta={"true_log_density": "exact", **({} if mixture else {"noise": density.noise})},
         log_density=density.log_density,
+        mode_centers=density.centers if mixture else None,
+        mode_std=density.std if mixture else None,
+    )
+
+
+TOY_DESCRIPTIONS = {
+    "ring8": "8 Gaussians (std 0.02) on a circle of radius 2, exact density",
+    "grid25": "25 Gaussians (std 0.05) on a 5x5 grid, exact density",
+    "8gaussians": "FFJORD's 8 Gaussians, exact density",
+    "moons": "two noisy half circles, density by quadrature",
+}
+for _name in TOY_DENSITIES:
+    DATASETS.register(
+        _name, functools.partial(load_toy2d, _name), description=TOY_DESCRIPTIONS[_name]
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..run_folder import open_run_dir
+from ..runs.folder import open_run_dir
 from .adversarial import adversarial_section
 from .estimators import estimator_section
 from .flows import flow_section

@@ -11,10 +11,11 @@ import torch
 
 from ..data import load_dataset
 from ..evaluation import mmd_test, mode_coverage
-from ..inference import fit
 from ..models import Generator
 from ..plots import plot_history, plot_samples_2d
-from ..reporting import NUM_SCORED_SAMPLES, save_figure, write_table
+from ..runs.scoring import NUM_SCORED_SAMPLES
+from ..runs.tables import save_figure, write_table
+from ..training import fit
 
 # A shorter run than benchmarks/adversarial_mmd_toy2d.py, so the demo stays short.
 LOSSES = {"gmmn": "mmd", "gan": "gan"}

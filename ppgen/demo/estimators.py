@@ -10,7 +10,7 @@ from ..data import load_dataset
 from ..evaluation import compare
 from ..models import SigmoidBeliefNet
 from ..plots import plot_comparison
-from ..reporting import save_figure, write_table
+from ..runs.tables import save_figure, write_table
 
 ESTIMATORS = ["trace", "tracegraph+nvil", "vimco", "rws"]
 

@@ -8,10 +8,10 @@ import pandas as pd
 import torch
 
 from ..data import load_dataset
-from ..inference import fit
 from ..models import FlowDensity
 from ..plots import plot_densities_2d
-from ..reporting import save_figure, write_table
+from ..runs.tables import save_figure, write_table
+from ..training import fit
 
 # Fewer layers and steps than benchmarks/flows_toy2d.py, so the demo stays short.
 FLOWS = {"realnvp": {}, "nsf": {"count_bins": 16}}

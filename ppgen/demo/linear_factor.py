@@ -12,10 +12,10 @@ import torch
 
 from ..data import load_dataset
 from ..evaluation import elbo
-from ..inference import fit, resolve_device
 from ..models import PPCA, FactorAnalysis
 from ..plots import image_grid, plot_exact_vs_estimate, plot_history, unflatten_images
-from ..reporting import save_figure, write_table
+from ..runs.tables import save_figure, write_table
+from ..training import fit, resolve_device
 
 LATENT_DIM = 10
 SHORT = {"PPCA": "PPCA", "FactorAnalysis": "FA"}

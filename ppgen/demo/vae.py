@@ -16,10 +16,11 @@ from ..evaluation import (
     latent_activity,
     log_likelihood,
 )
-from ..inference import fit
 from ..models import VAE
 from ..plots import image_grid, plot_latent_activity, plot_reconstructions, unflatten_images
-from ..reporting import image_meta, save_figure, write_table
+from ..runs.figures import image_meta
+from ..runs.tables import save_figure, write_table
+from ..training import fit
 
 # The settings of benchmarks/vae_digits.py with fewer particles and steps, so the demo stays short.
 LATENT_DIM, HIDDEN, PARTICLES = 20, [100, 100], 5

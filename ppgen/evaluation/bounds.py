@@ -13,7 +13,7 @@ work is split, never the result: the chunks' log-sum-exps are combined exactly.
 ``benchmarks/memory_scaling.py`` records time and peak memory against both.
 
 Inside a ``torch.distributed`` group (``torchrun``, or code run by
-:func:`ppgen.inference.distributed.launch`) both are collective: every rank must call them with
+:func:`ppgen.training.distributed.launch`) both are collective: every rank must call them with
 the same data; each scores its contiguous share of the points with its own noise, and every rank
 gets all points' values, in order.
 """
@@ -24,11 +24,11 @@ import math
 
 import torch
 
-from ..inference.batches import DataSpec
-from ..inference.distributed.ranks import current_ranks
-from ..inference.distributed.sync import gather_rows
-from ..inference.param_scope import pair_params
-from ..models.base import split_pair
+from ..program.data_spec import DataSpec
+from ..program.pair import split_pair
+from ..program.param_scope import pair_params
+from ..training.distributed.ranks import current_ranks
+from ..training.distributed.sync import gather_rows
 from ..validation import check_name
 from .weights import PointWeights, check_num_samples
 

@@ -25,8 +25,8 @@ import pandas as pd
 
 from ..data import Dataset
 from ..inference import get_estimator
-from ..inference.trainer import resolve_device
 from ..models.base import GenerativeModel
+from ..training.trainer import resolve_device
 from ..validation import check_positive_int
 from .contestants import ModelContestants as _model_contestants
 from .contestants import PairContestants as _pair_contestants
@@ -105,7 +105,7 @@ def compare(
         nesting = None
     # Build every estimator first, so that a typo fails before any training.
     built = {spec: build_estimator(spec, nesting, num_particles) for spec in estimators}
-    contestants.check(list(built))
+    contestants.check(built)
     settings = dict(
         steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress
     )

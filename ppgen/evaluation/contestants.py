@@ -18,17 +18,23 @@ import pyro
 import torch
 
 from ..data import Dataset
-from ..inference import fit
-from ..inference.batches import DataSpec
-from ..inference.param_scope import pair_params
-from ..inference.program import ProgramError, inspect_program
 from ..inference.requirements import applicable_estimators, requirement_failure
-from ..inference.step import owned_modules
+from ..program.data_spec import DataSpec
+from ..program.errors import ProgramError
+from ..program.inspection import inspect_program
+from ..program.param_scope import pair_params
+from ..training import fit
+from ..training.step import owned_modules
 from .bounds import log_likelihood
 
 
-def _refuse_inapplicable(specs, info) -> None:
-    reasons = [f"{spec}: {r}" for spec in specs if (r := requirement_failure(spec, info))]
+def _refuse_inapplicable(built: dict, info) -> None:
+    """``built``: ``{name: estimator}``."""
+    reasons = [
+        f"{spec}: {reason}"
+        for spec, estimator in built.items()
+        if (reason := requirement_failure(estimator, info))
+    ]
     if reasons:
         raise ProgramError(
             "estimator(s) that do not apply to this program, refused before any training: "
@@ -53,12 +59,12 @@ class ModelContestants:
     def __init__(self, model, data: Dataset, device):
         self.model, self.data, self.device = model, data, device
 
-    def check(self, specs) -> None:
+    def check(self, built: dict) -> None:
         rows = self.data.train[:2].to(self.model.device)
         info = inspect_program(
             self.model.model, self.model.guide, (rows,), {}, data_plate=self.model.data_plate
         )
-        _refuse_inapplicable(specs, info)
+        _refuse_inapplicable(built, info)
 
     def train(self, estimator, settings: dict):
         candidate = self.model.clone().to(self.device)
@@ -118,8 +124,8 @@ class PairContestants:
         for module, state in zip(owned_modules(*self.pair), self.snapshot["modules"]):
             module.load_state_dict(state)
 
-    def check(self, specs) -> None:
-        _refuse_inapplicable(specs, self.info)
+    def check(self, built: dict) -> None:
+        _refuse_inapplicable(built, self.info)
 
     def train(self, estimator, settings: dict):
         with pair_params(*self.pair, training=True):

@@ -18,13 +18,13 @@ import pandas as pd
 import pyro.poutine as poutine
 import torch
 
-from ..inference.batches import DataSpec
 from ..inference.objective import resolve_objective
-from ..inference.param_scope import pair_params
-from ..inference.program import inspect_program, program_traces
 from ..inference.requirements import check_estimator
-from ..inference.step import owned_modules
-from ..models.base import split_pair
+from ..program.data_spec import DataSpec
+from ..program.inspection import inspect_program, program_traces
+from ..program.pair import split_pair
+from ..program.param_scope import pair_params
+from ..training.step import owned_modules
 
 
 def parameter_groups(model, x, **kwargs) -> dict[str, list]:
@@ -92,9 +92,9 @@ def gradient_stats(
         info = inspect_program(
             model_fn, guide_fn, args, call_kwargs, data_plate=plate, num_rows=spec.num_rows
         )
-        check_estimator(estimator if isinstance(estimator, str) else None, info)
         nesting = info.nesting if nesting is None else nesting
         objective, name = resolve_objective(estimator, None, num_particles, nesting)
+        check_estimator(objective, info)
         objective.set_data_plate(info.data_plate)
         parameters = _program_parameters(model_fn, guide_fn, args, call_kwargs)
         groups = _split_groups(guide_fn, parameters, args, call_kwargs)

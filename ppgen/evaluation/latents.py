@@ -12,10 +12,10 @@ import pyro.poutine as poutine
 import torch
 from pyro.poutine.util import prune_subsample_sites
 
-from ..inference.batches import check_tensor
-from ..inference.importance import vectorize
-from ..inference.pair import resolve_pair
 from ..models.base import GenerativeModel
+from ..program.data_spec import check_tensor
+from ..program.importance import vectorize
+from ..program.pair import resolve_pair
 
 #: Burda et al. (2016): a unit is active when the variance over x of E_q[u | x] exceeds this.
 ACTIVITY_THRESHOLD = 0.01

@@ -11,10 +11,10 @@ from __future__ import annotations
 import pyro.poutine as poutine
 import torch
 
-from ..inference.batches import check_tensor
-from ..inference.importance import scored_trace, split_log_prob, vectorize
-from ..inference.pair import resolve_pair
 from ..models.base import GenerativeModel
+from ..program.data_spec import check_tensor
+from ..program.importance import scored_trace, split_log_prob, vectorize
+from ..program.pair import resolve_pair
 from ..validation import check_name
 
 METRICS = ("nll", "squared")

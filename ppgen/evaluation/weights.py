@@ -1,7 +1,7 @@
 """Per-datapoint log importance weights of a fitted pair, with the checks a public entry needs.
 
 ``log_importance_weights(model, x, S)`` is ``log p(x_n, z_s) - log q(z_s | x_n)`` for ``S`` draws
-per data point, shape ``(S, num_points)``, built on :mod:`ppgen.inference.importance`. ``x`` is what
+per data point, shape ``(S, num_points)``, built on :mod:`ppgen.program.importance`. ``x`` is what
 the programs take: a tensor of any shape (rows on dim 0), a tuple or dict of tensors, or ``None``;
 keyword arguments go to both programs (tensors with one row per data point are split with the
 rows when evaluating in chunks, e.g. the labels ``y`` of a class-conditional VAE).
@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import torch
 
-from ..inference.batches import DataSpec
-from ..inference.importance import weight_parts
-from ..inference.program import ProgramError, inspect_program
-from ..models.base import split_pair
+from ..program.data_spec import DataSpec
+from ..program.errors import ProgramError
+from ..program.importance import weight_parts
+from ..program.inspection import inspect_program
+from ..program.pair import split_pair
 
 
 def check_num_samples(num_samples) -> None:
@@ -95,7 +96,7 @@ def log_importance_weights(model, x, num_samples: int, **kwargs) -> torch.Tensor
     """``log p(x, z_s) - log q(z_s | x)`` for ``num_samples`` draws ``z_s ~ q``, shape
     ``(num_samples, num_points)`` (module docstring). ``model`` is a
     :class:`~ppgen.models.GenerativeModel` or a ``(model, guide)`` pair."""
-    from ..inference.param_scope import pair_params
+    from ..program.param_scope import pair_params
 
     spec = DataSpec.for_call(model, x, kwargs)
     check_num_samples(num_samples)

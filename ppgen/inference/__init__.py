@@ -1,21 +1,15 @@
-"""Inference: the :func:`fit` training loop and the estimator registry.
+"""Inference: gradient estimators of the ELBO and its multi-sample bounds, one per file, and custom
+objectives in ``losses/`` (as ``pyro.infer`` holds Pyro's ELBOs). Training them is
+:mod:`ppgen.training`.
 
-Estimators live one per file (``trace.py``, ``meanfield.py``...) and register themselves on import;
-custom objectives (MMD, adversarial) live in ``losses/``.
+Importing this package imports every file in it, and each estimator registers itself
+(:data:`ppgen.registry.ESTIMATORS`); a new estimator is one new file.
 """
 
-from . import dreg, enum, iwae, meanfield, random_timestep, rws, trace, tracegraph, vimco  # noqa: F401
-from .convergence import ConvergenceWarning
-from .registry import available_estimators, get_estimator, register_estimator
-from .trainer import FitResult, TrainingDivergedError, fit, resolve_device
+from ..registry import import_submodules
+from .estimator import Estimator
+from .lookup import available_estimators, get_estimator, register_estimator
 
-__all__ = [
-    "ConvergenceWarning",
-    "FitResult",
-    "TrainingDivergedError",
-    "available_estimators",
-    "fit",
-    "get_estimator",
-    "register_estimator",
-    "resolve_device",
-]
+import_submodules(__name__, __path__)
+
+__all__ = ["Estimator", "available_estimators", "get_estimator", "register_estimator"]

@@ -20,9 +20,10 @@ import math
 import torch
 from pyro.poutine.messenger import Messenger
 
-from .importance import assemble, is_reparameterized, scored_trace, vectorize
+from ..program.importance import assemble, scored_trace, vectorize
+from ..program.sites import is_reparameterized
+from ..registry import ESTIMATORS
 from .multi_sample import MultiSampleEstimator
-from .registry import register_estimator
 
 
 class _DetachParams(Messenger):
@@ -74,15 +75,19 @@ def _frozen(trace):
     return copy
 
 
+@ESTIMATORS.register(
+    "dreg", description="doubly-reparameterized IWAE gradients (Tucker et al. 2018)"
+)
 class DReG(MultiSampleEstimator):
     """Doubly-reparameterized IWAE gradients with K particles; the value is ``-L_K``."""
 
     name = "dreg"
+    needs_reparameterized = True
     # torch.func.functional_call (the detached-parameter pass) refuses to run under a trace.
     traceable = False
 
     def __call__(self, model, guide, *args, **kwargs) -> torch.Tensor:
-        from .program import run_vectorized
+        from ..program.errors import run_vectorized
 
         pair = self.resolve(model, guide, args, kwargs)
         sample_dim, K = -pair.nesting - 1, self.num_particles
@@ -116,10 +121,3 @@ class DReG(MultiSampleEstimator):
             + (weights_ * (log_p_theta - log_p_theta.detach())).sum(0)
         )
         return -surrogate.sum()
-
-
-def make(num_particles: int = 1, max_plate_nesting: int | None = None) -> DReG:
-    return DReG(num_particles, max_plate_nesting)
-
-
-register_estimator("dreg", make, "doubly-reparameterized IWAE gradients (Tucker et al. 2018)")

@@ -14,17 +14,23 @@ from __future__ import annotations
 import torch
 from pyro.infer import TraceEnum_ELBO
 
-from .registry import register_estimator
+from ..registry import ESTIMATORS
+from .estimator import Estimator
 
 
-class EnumELBO:
+@ESTIMATORS.register(
+    "enum", description="ELBO with discrete latents summed exactly (TraceEnum_ELBO)"
+)
+class EnumELBO(Estimator):
     """A loss callable: ``TraceEnum_ELBO``, enumerating the sites marked for enumeration."""
 
-    __name__ = "enum"
-    #: Enumeration depends on shapes and supports only, never on values: ``fit`` may trace it.
-    traceable = True
+    name = "enum"
+    needs_enumerated_sites = True
+    sums_enumerated_model_latents = True
+    # Enumeration depends on shapes and supports only, never on values: fit may trace it.
 
     def __init__(self, num_particles: int = 1, max_plate_nesting: int | None = None):
+        self.check_num_particles(num_particles)
         self.elbo = TraceEnum_ELBO(
             num_particles=num_particles,
             vectorize_particles=num_particles > 1,
@@ -36,10 +42,3 @@ class EnumELBO:
         if not torch.is_grad_enabled():  # e.g. validation: differentiable_loss refuses no_grad
             return torch.as_tensor(self.elbo.loss(model, guide, *args, **kwargs))
         return self.elbo.differentiable_loss(model, guide, *args, **kwargs)
-
-
-def make(num_particles: int = 1, max_plate_nesting: int | None = None) -> EnumELBO:
-    return EnumELBO(num_particles, max_plate_nesting)
-
-
-register_estimator("enum", make, "ELBO with discrete latents summed exactly (TraceEnum_ELBO)")

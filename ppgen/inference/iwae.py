@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import torch
 
-from .importance import WeightParts
+from ..program.importance import WeightParts
+from ..registry import ESTIMATORS
 from .multi_sample import MultiSampleEstimator
-from .registry import register_estimator
 
 
+@ESTIMATORS.register(
+    "iwae", description="importance-weighted bound, K particles (Burda et al. 2016)"
+)
 class IWAE(MultiSampleEstimator):
     """The K-sample importance-weighted bound with reparameterized gradients."""
 
@@ -22,10 +25,3 @@ class IWAE(MultiSampleEstimator):
 
     def surrogate(self, parts: WeightParts) -> torch.Tensor:
         return self.bound(parts.log_w)
-
-
-def make(num_particles: int = 1, max_plate_nesting: int | None = None) -> IWAE:
-    return IWAE(num_particles, max_plate_nesting)
-
-
-register_estimator("iwae", make, "importance-weighted bound, K particles (Burda et al. 2016)")

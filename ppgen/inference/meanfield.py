@@ -10,16 +10,24 @@ from __future__ import annotations
 
 from pyro.infer import TraceMeanField_ELBO
 
-from .registry import register_estimator
+from ..registry import ESTIMATORS
+from .estimator import Estimator
 
 
-def make(num_particles: int = 1, max_plate_nesting: int | None = None) -> TraceMeanField_ELBO:
+@ESTIMATORS.register(
+    "meanfield", description="ELBO with analytic KL where known (TraceMeanField_ELBO)"
+)
+class MeanFieldELBO(Estimator, TraceMeanField_ELBO):
     """``TraceMeanField_ELBO`` with vectorized particles."""
-    return TraceMeanField_ELBO(
-        num_particles=num_particles,
-        vectorize_particles=True,
-        max_plate_nesting=float("inf") if max_plate_nesting is None else max_plate_nesting,
-    )
 
+    name = "meanfield"
+    needs_reparameterized = True
+    #: Pyro's value goes through ``.item()``, which a trace would freeze (compiled.py).
+    traceable = False
 
-register_estimator("meanfield", make, "ELBO with analytic KL where known (TraceMeanField_ELBO)")
+    def __init__(self, num_particles: int = 1, max_plate_nesting: int | None = None):
+        super().__init__(
+            num_particles=self.check_num_particles(num_particles),
+            vectorize_particles=True,
+            max_plate_nesting=float("inf") if max_plate_nesting is None else max_plate_nesting,
+        )

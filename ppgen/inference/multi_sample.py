@@ -1,7 +1,7 @@
 """Shared base of the multi-sample estimators (``iwae``, ``dreg``, ``vimco``, ``rws``, NVIL).
 
 They all draw K samples in one vectorized pass, score them as importance weights
-``log w_k = log p(x, z_k) - log q(z_k | x)`` (:func:`ppgen.inference.importance.weight_parts`), and
+``log w_k = log p(x, z_k) - log q(z_k | x)`` (:func:`ppgen.program.importance.weight_parts`), and
 turn them into a surrogate whose value is the K-sample bound ``log (1/K) sum_k w_k`` and whose
 gradient is the estimator's.
 
@@ -9,9 +9,10 @@ Per data point where every site lies in the data plate, so a datapoint's value d
 the batch it is in. A model with global latents (or without a data plate) has weights only for
 the batch as a whole: the bound is then over the joint of the globals and the batch's locals,
 Pyro's ``RenyiELBO(alpha=0)``, with the minibatch scale on the locals
-(:meth:`~ppgen.inference.importance.WeightParts.joint`). It is a bound on ``log p(x_1..N)``.
+(:meth:`~ppgen.program.importance.WeightParts.joint`). It is a bound on ``log p(x_1..N)``.
 
-Recipe for a new one: subclass, implement :meth:`surrogate`, register a factory.
+Recipe for a new one: subclass, implement :meth:`surrogate`, declare what it needs
+(:mod:`ppgen.inference.estimator`) and register the class with ``@ESTIMATORS.register(name)``.
 """
 
 from __future__ import annotations
@@ -20,30 +21,26 @@ import math
 
 import torch
 
-from .importance import WeightParts, weight_parts
-from .pair import PairCache
+from ..program.importance import WeightParts, weight_parts
+from ..program.pair import PairCache
+from .estimator import Estimator
 
 
-class MultiSampleEstimator:
+class MultiSampleEstimator(Estimator):
     """A loss callable ``estimator(model, guide, *args, **kwargs) -> -sum surrogate`` over K
-    samples."""
+    samples; ``num_particles=None`` is the estimator's ``default_num_particles``."""
 
     name = "multi-sample"
     #: Whether guide samples are constants for this estimator (no reparameterized path).
     detach_samples = False
-    #: A pure function of the samples, no state between calls: ``fit`` may trace it.
-    traceable = True
-    #: Whether every guide site must have a reparameterized sampler.
-    needs_reparameterized = False
+    #: Importance weights p/q need a guide site for every model latent.
+    needs_guide_site_for_every_latent = True
 
-    def __init__(self, num_particles: int = 1, max_plate_nesting: int | None = None):
-        if isinstance(num_particles, bool) or not isinstance(num_particles, int):
-            raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
-        if num_particles < 1:
-            raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
-        self.num_particles = num_particles
+    def __init__(self, num_particles: int | None = None, max_plate_nesting: int | None = None):
+        if num_particles is None:
+            num_particles = self.default_num_particles
+        self.num_particles = self.check_num_particles(num_particles)
         self._pair = PairCache(nesting=max_plate_nesting)
-        self.__name__ = self.name  # what fit() reports as the objective
 
     @property
     def max_plate_nesting(self) -> int | None:

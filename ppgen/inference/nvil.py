@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from .importance import WeightParts
+from ..program.importance import WeightParts
 from .multi_sample import MultiSampleEstimator
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pyro.infer import ELBO
 
 from .losses.compose import ELBOLoss, Loss, as_loss
-from .losses.registry import get_loss
+from .losses.lookup import get_loss
 
 
 def resolve_objective(

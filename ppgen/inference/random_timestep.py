@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import torch
 
-from .program import TIMESTEP_METHOD as OWNER_METHOD
-from .program import ProgramError
-from .registry import register_estimator
+from ..program.errors import ProgramError
+from ..program.inspection import TIMESTEP_METHOD as OWNER_METHOD
+from ..registry import ESTIMATORS
+from .estimator import Estimator
 
 
 def timestep_owner(model):
@@ -24,15 +25,19 @@ def timestep_owner(model):
     return owner if callable(getattr(owner, OWNER_METHOD, None)) else None
 
 
-class RandomTimestepELBO:
+@ESTIMATORS.register(
+    "timestep", description="diffusion models: one random step of the ELBO per point, times T"
+)
+class RandomTimestepELBO(Estimator):
     """``loss(model, guide, *args)``: minus the sum over points of the random-timestep ELBO,
     averaged over ``num_particles`` independent draws of the steps and the noise."""
 
-    #: A pure function of its random draws: ``fit`` may trace it.
-    traceable = True
+    name = "timestep"
+    needs_timestep_elbo = True
 
-    def __init__(self, num_particles: int = 1):
-        self.num_particles = num_particles
+    def __init__(self, num_particles: int = 1, max_plate_nesting: int | None = None):
+        # max_plate_nesting is accepted for the common signature and unused.
+        self.num_particles = self.check_num_particles(num_particles)
 
     def __call__(self, model, guide, *args, **kwargs) -> torch.Tensor:
         owner = timestep_owner(model)
@@ -44,13 +49,3 @@ class RandomTimestepELBO:
             )
         draws = [getattr(owner, OWNER_METHOD)(*args, **kwargs) for _ in range(self.num_particles)]
         return -torch.stack(draws).mean(0).sum()
-
-
-def make(num_particles: int = 1, max_plate_nesting: int | None = None) -> RandomTimestepELBO:
-    """The estimator; ``max_plate_nesting`` is accepted for the common signature and unused."""
-    return RandomTimestepELBO(num_particles)
-
-
-register_estimator(
-    "timestep", make, "diffusion models: one random step of the ELBO per point, times T"
-)

@@ -17,14 +17,25 @@ from pyro.infer import Trace_ELBO
 from pyro.infer.trace_elbo import _compute_log_r
 from pyro.infer.util import is_identically_zero
 
-from .registry import register_estimator
+from ..registry import ESTIMATORS
+from .estimator import Estimator
 
 
-class TraceELBO(Trace_ELBO):
-    """``Trace_ELBO`` whose loss value is a device tensor (no ``.item()``), so it can be traced."""
+@ESTIMATORS.register(
+    "trace", description="Monte Carlo ELBO (Pyro Trace_ELBO), vectorized particles"
+)
+class TraceELBO(Estimator, Trace_ELBO):
+    """``Trace_ELBO`` whose loss value is a device tensor (no ``.item()``), so it can be traced;
+    vectorized particles (``max_plate_nesting=None``: Pyro finds the nesting)."""
 
-    #: A pure function of the samples, no state between calls: ``fit`` may trace it.
-    traceable = True
+    name = "trace"
+
+    def __init__(self, num_particles: int = 1, max_plate_nesting: int | None = None):
+        super().__init__(
+            num_particles=self.check_num_particles(num_particles),
+            vectorize_particles=True,
+            max_plate_nesting=float("inf") if max_plate_nesting is None else max_plate_nesting,
+        )
 
     def _differentiable_loss_particle(self, model_trace, guide_trace):
         # Pyro's own method (pyro/infer/trace_elbo.py), with the ELBO kept as a detached tensor.
@@ -61,15 +72,3 @@ class TraceELBO(Trace_ELBO):
             surrogate_loss = surrogate_loss + surrogate_particle / self.num_particles
         # The ELBO's value, the surrogate's gradient.
         return surrogate_loss + (loss - surrogate_loss).detach()
-
-
-def make(num_particles: int = 1, max_plate_nesting: int | None = None) -> TraceELBO:
-    """``TraceELBO`` with vectorized particles (needs a known or guessable plate nesting)."""
-    return TraceELBO(
-        num_particles=num_particles,
-        vectorize_particles=True,
-        max_plate_nesting=float("inf") if max_plate_nesting is None else max_plate_nesting,
-    )
-
-
-register_estimator("trace", make, "Monte Carlo ELBO (Pyro Trace_ELBO), vectorized particles")

@@ -24,9 +24,10 @@ from pyro.infer import TraceGraph_ELBO
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.subsample_messenger import _Subsample
 
+from ..registry import ESTIMATORS
 from ..validation import check_name
+from .estimator import Estimator
 from .nvil import NVIL
-from .registry import register_estimator
 
 BASELINES = ("none", "decaying", "nvil")
 
@@ -48,10 +49,28 @@ class _InjectBaseline(Messenger):
         msg["infer"] = dict(msg["infer"], baseline={"baseline_value": value})
 
 
-class TraceGraph:
-    """Differentiable-loss wrapper around Pyro's TraceGraph surrogate, with optional baselines."""
+@ESTIMATORS.register(
+    "tracegraph", description="REINFORCE on the dependency graph (TraceGraph_ELBO), baselines"
+)
+class TraceGraph(Estimator):
+    """Differentiable-loss wrapper around Pyro's TraceGraph surrogate, with optional baselines.
+
+    ``baseline``: ``"none"``, ``"decaying"`` (running average, decay ``beta``) or ``"nvil"``
+    (:meth:`create` then builds :class:`~ppgen.inference.nvil.NVIL`)."""
+
+    name = "tracegraph"
+
+    @classmethod
+    def create(cls, num_particles=None, max_plate_nesting=None, baseline="none", beta=0.9):
+        check_name(baseline, BASELINES, "baseline")
+        num_particles = cls.default_num_particles if num_particles is None else num_particles
+        if baseline == "nvil":
+            return NVIL(num_particles, max_plate_nesting, beta=beta)
+        return cls(num_particles, max_plate_nesting, baseline, beta)
 
     def __init__(self, num_particles=1, max_plate_nesting=None, baseline="none", beta=0.9):
+        check_name(baseline, BASELINES, "baseline")
+        self.num_particles = self.check_num_particles(num_particles)
         # Particles run in a loop: the baseline must match each site's unvectorized batch shape.
         self.elbo = TraceGraph_ELBO(
             num_particles=num_particles,
@@ -62,7 +81,7 @@ class TraceGraph:
         self.average = None  # running mean of the per-datapoint ELBO, the "decaying" baseline
         # The running average lives in Python between steps; a trace would freeze it.
         self.traceable = baseline == "none"
-        self.__name__ = "tracegraph" if baseline == "none" else f"tracegraph+{baseline}"
+        self.name = "tracegraph" if baseline == "none" else f"tracegraph+{baseline}"
 
     def __call__(self, model, guide, *args, **kwargs):
         if self.baseline == "decaying" and self.average is not None:
@@ -80,21 +99,3 @@ class TraceGraph:
         loss = -elbo
         # The value of the loss, the gradient of the surrogate.
         return surrogate + (loss - surrogate).detach()
-
-
-def make(
-    num_particles: int = 1,
-    max_plate_nesting: int | None = None,
-    baseline: str = "none",
-    beta: float = 0.9,
-):
-    """``baseline``: ``"none"``, ``"decaying"`` (running average, decay ``beta``) or ``"nvil"``."""
-    check_name(baseline, BASELINES, "baseline")
-    if baseline == "nvil":
-        return NVIL(num_particles, max_plate_nesting, beta=beta)
-    return TraceGraph(num_particles, max_plate_nesting, baseline, beta)
-
-
-register_estimator(
-    "tracegraph", make, "REINFORCE on the dependency graph (TraceGraph_ELBO), baselines"
-)

@@ -16,9 +16,9 @@ import math
 
 import torch
 
-from .importance import WeightParts
+from ..program.importance import WeightParts
+from ..registry import ESTIMATORS
 from .multi_sample import MultiSampleEstimator
-from .registry import register_estimator
 
 
 def leave_one_out_bounds(log_w: torch.Tensor) -> torch.Tensor:
@@ -32,10 +32,16 @@ def leave_one_out_bounds(log_w: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(replaced, dim=1) - math.log(K)
 
 
+@ESTIMATORS.register(
+    "vimco", description="multi-sample score function, leave-one-out baselines (VIMCO)"
+)
 class VIMCO(MultiSampleEstimator):
     """VIMCO: the K-sample bound with leave-one-out control variates (K >= 2)."""
 
     name = "vimco"
+    default_num_particles = 5
+    min_num_particles = 2
+    min_particles_reason = "leave-one-out baselines"
 
     def surrogate(self, parts: WeightParts) -> torch.Tensor:
         log_w = parts.log_w  # (K, batch)
@@ -44,12 +50,3 @@ class VIMCO(MultiSampleEstimator):
         score = parts.log_q_score  # (K, batch), non-reparameterized guide sites only
         # Adds the score-function terms to the gradient without changing the value.
         return bound + (signal * (score - score.detach())).sum(0)
-
-
-def make(num_particles: int = 5, max_plate_nesting: int | None = None) -> VIMCO:
-    if num_particles < 2:
-        raise ValueError("vimco needs num_particles >= 2 (leave-one-out baselines)")
-    return VIMCO(num_particles, max_plate_nesting)
-
-
-register_estimator("vimco", make, "multi-sample score function, leave-one-out baselines (VIMCO)")

@@ -41,7 +41,7 @@ def _plain(value):
 def _recording_options(init):
     """Wrap a subclass's ``__init__`` so that the outermost call records its arguments (without
     ``self`` and ``name``) as ``constructor_options``: a checkpoint names them when a resume
-    meets another architecture (:mod:`ppgen.inference.architecture`)."""
+    meets another architecture (:mod:`ppgen.training.architecture`)."""
     signature = inspect.signature(init)
 
     @functools.wraps(init)
@@ -331,23 +331,3 @@ class GenerativeModel(PyroModule):
 
     def extra_repr(self) -> str:
         return f"data_dim={self.data_dim}"
-
-
-def split_pair(model) -> tuple[object, object, str | None, int | None]:
-    """``(model_fn, guide_fn, data_plate, max_plate_nesting)`` for a ppgen model or a pair.
-
-    A pair of bound methods of a ppgen model, ``(m.model, m.guide)``, gets the model's plate name
-    and nesting; a pair of plain callables gets ``None`` for both: they are read off a trace of the
-    program (:func:`ppgen.inference.program.inspect_program`), whatever the plate is called.
-    """
-    if isinstance(model, GenerativeModel):
-        return model.model, model.guide, model.data_plate, model.max_plate_nesting
-    if isinstance(model, tuple) and len(model) == 2 and all(callable(f) for f in model):
-        owner = getattr(model[0], "__self__", None)
-        if isinstance(owner, GenerativeModel):
-            return model[0], model[1], owner.data_plate, owner.max_plate_nesting
-        return model[0], model[1], None, None
-    raise TypeError(
-        "model must be a ppgen GenerativeModel or a (model, guide) pair of Pyro callables, "
-        f"got {type(model).__name__}"
-    )

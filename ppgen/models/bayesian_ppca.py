@@ -31,11 +31,11 @@ import torch
 from pyro.nn import PyroParam
 from torch.distributions import constraints
 
+from ..registry import MODELS
 from .base import GenerativeModel
-from .registry import register_model
 
 
-@register_model("bayesian_ppca")
+@MODELS.register("bayesian_ppca")
 class BayesianPPCA(GenerativeModel):
     """PPCA with priors on the loadings ``W`` and the noise ``sigma`` (see module docstring)."""
 

@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..registry import MODELS
 from ..validation import check_name
 from .base import GenerativeModel
 from .networks import mlp
-from .registry import register_model
 
 DIFFUSION_LIKELIHOODS = ("bernoulli", "gaussian")
 # The cosine schedule's offset (Nichol & Dhariwal 2021) and a cap on beta_t. With few steps the
@@ -54,7 +54,7 @@ def cosine_schedule(steps: int) -> torch.Tensor:
     return (1 - abar[1:] / abar[:-1]).clamp(max=MAX_BETA)
 
 
-@register_model("diffusion")
+@MODELS.register("diffusion")
 class Diffusion(GenerativeModel):
     """Diffusion as a hierarchical VAE: fixed forward chain as guide, learned reverse chain."""
 

@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..registry import MODELS
 from .attention import Attention
 from .base import GenerativeModel
 from .networks import image_shape_options
-from .registry import register_model
 
 # Smallest posterior standard deviation: keeps log q finite when the encoder grows confident.
 MIN_SCALE = 1e-4
@@ -54,7 +54,7 @@ def _concat(*tensors: torch.Tensor) -> torch.Tensor:
     return torch.cat([t.expand(leading + t.shape[-1:]) for t in tensors], -1)
 
 
-@register_model("draw")
+@MODELS.register("draw")
 class DRAW(GenerativeModel):
     """DRAW: recurrent VAE over T steps with read/write attention; binary images."""
 

@@ -11,11 +11,11 @@ import torch
 from pyro.nn import PyroParam
 from torch.distributions import constraints
 
+from ..registry import MODELS
 from .linear_factor import LinearFactorModel
-from .registry import register_model
 
 
-@register_model("fa")
+@MODELS.register("fa")
 class FactorAnalysis(LinearFactorModel):
     """Factor analysis with ``latent_dim`` factors and diagonal noise ``psi``."""
 

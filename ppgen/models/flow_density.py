@@ -20,17 +20,17 @@ import pyro.distributions as dist
 import torch
 from torch.distributions.transforms import AffineTransform, SigmoidTransform
 
+from ..registry import MODELS
 from ..validation import check_name
 from .base import GenerativeModel
 from .flows import ActNorm, build_flow
-from .registry import register_model
 
 PREPROCESSING = (None, "logit")
 #: RealNVP's logit pre-transform squeezes [0, 1] into [alpha, 1 - alpha] so the logit stays finite.
 LOGIT_ALPHA = 0.05
 
 
-@register_model("flow")
+@MODELS.register("flow")
 class FlowDensity(GenerativeModel):
     """Normalizing-flow density model (exact log p(x)), trained by maximum likelihood."""
 

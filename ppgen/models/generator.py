@@ -16,12 +16,12 @@ import pyro
 import pyro.distributions as dist
 import torch
 
+from ..registry import MODELS, PRESETS, Preset
 from .base import GenerativeModel
 from .networks import mlp
-from .registry import register_model
 
 
-@register_model("generator")
+@MODELS.register("generator")
 class Generator(GenerativeModel):
     """Implicit generator x = g(z), z ~ N(0, I); trained by MMD (GMMN) or a GAN loss."""
 
@@ -75,3 +75,15 @@ class Generator(GenerativeModel):
 
     def extra_repr(self) -> str:
         return f"data_dim={self.data_dim}, latent_dim={self.latent_dim}"
+
+
+PRESETS.register(
+    "gmmn",
+    Preset("generator", "mmd"),
+    description="a Generator trained by MMD to the data (Li et al. 2015)",
+)
+PRESETS.register(
+    "gan",
+    Preset("generator", "gan"),
+    description="a Generator trained against a discriminator (non-saturating)",
+)

@@ -23,13 +23,13 @@ import torch
 import torch.nn.functional as F
 from pyro.nn.auto_reg_nn import create_mask
 
+from ..registry import MODELS
 from .ordered_autoregressive import (
     BinaryConditionals,
     OrderedAutoregressive,
     check_count,
     random_orderings,
 )
-from .registry import register_model
 
 
 def random_degree_masks(
@@ -51,7 +51,7 @@ def random_degree_masks(
     return masks, skip
 
 
-@register_model("made")
+@MODELS.register("made")
 class MADE(BinaryConditionals, OrderedAutoregressive):
     """MADE for binary data: exact log p(x); a mask ensemble when num_masks > 1."""
 

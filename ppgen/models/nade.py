@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import torch
 
+from ..registry import MODELS
 from .ordered_autoregressive import (
     BinaryConditionals,
     OrderedAutoregressive,
     check_count,
     random_orderings,
 )
-from .registry import register_model
 
 
 def resolve_mask_inputs(mask_inputs: bool | None, num_orderings: int) -> bool:
@@ -63,7 +63,7 @@ def hidden_pre_activation(
     return pre_activation
 
 
-@register_model("nade")
+@MODELS.register("nade")
 class NADE(BinaryConditionals, OrderedAutoregressive):
     """NADE for binary data: exact log p(x); an ensemble of orderings when num_orderings > 1."""
 

@@ -20,15 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import constraints
 
+from ..registry import MODELS
 from .nade import hidden_pre_activation, resolve_mask_inputs
 from .ordered_autoregressive import OrderedAutoregressive, check_count, random_orderings
-from .registry import register_model
 
 # Lower bound on a component's scale: keeps a component from collapsing onto one training value.
 MIN_SCALE = 1e-3
 
 
-@register_model("rnade")
+@MODELS.register("rnade")
 class RNADE(OrderedAutoregressive):
     """RNADE for real-valued data: mixture-of-Gaussians conditionals, exact log p(x)."""
 

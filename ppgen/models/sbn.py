@@ -21,8 +21,8 @@ import pyro.distributions as dist
 import torch
 import torch.nn.functional as F
 
+from ..registry import MODELS
 from .base import GenerativeModel
-from .registry import register_model
 
 #: Above this many latent bits, exact enumeration is refused (2^20 states per data point).
 MAX_ENUMERABLE_BITS = 20
@@ -36,7 +36,7 @@ def all_binary_states(num_bits: int, device=None, dtype=torch.float32) -> torch.
     return ((codes[:, None] >> torch.arange(num_bits, device=device)) & 1).to(dtype)
 
 
-@register_model("sbn")
+@MODELS.register("sbn")
 class SigmoidBeliefNet(GenerativeModel):
     """Sigmoid belief net: binary latent layers ``hidden`` (bottom first), recognition guide."""
 

@@ -28,6 +28,7 @@ import pyro.distributions as dist
 import torch
 import torch.nn.functional as F
 
+from ..registry import MODELS
 from ..validation import check_name
 from .autoregressive_decoder import AutoregressiveBernoulli, conditional_made
 from .base import GenerativeModel
@@ -41,7 +42,6 @@ from .networks import (
     image_shape_options,
     mlp,
 )
-from .registry import register_model
 
 VAE_LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
 GUIDES = ("diagonal", "full", "iaf")
@@ -50,7 +50,7 @@ PRIORS = ("standard", "flow")
 MIN_SCALE = 1e-4
 
 
-@register_model("vae")
+@MODELS.register("vae")
 class VAE(GenerativeModel):
     """Variational autoencoder: MLP/conv networks, Gaussian/flow prior, diagonal/full/IAF guide."""
 

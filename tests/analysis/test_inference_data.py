@@ -18,8 +18,8 @@ from pyro.infer.autoguide import AutoNormal
 from ppgen import PPCA, VAE, fit, load_dataset
 from ppgen.analysis import information_criteria, to_inference_data
 from ppgen.analysis.guide_draws import LOG_DENSITY_DESCRIPTIONS
-from ppgen.analysis.report import posterior_summary
 from ppgen.models import BayesianPPCA
+from ppgen.runs.analyze import posterior_summary
 
 
 @pytest.fixture(scope="module")

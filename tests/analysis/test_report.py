@@ -9,7 +9,7 @@ import xarray as xr
 
 from ppgen.analysis import run_agreement
 from ppgen.cli import main
-from ppgen.run_folder import load_run
+from ppgen.runs.folder import load_run
 
 FIT = ["fit", "--data", "linear_gaussian", "--batch-size", "0", "--lr", "0.05", "--no-progress"]
 

@@ -11,7 +11,7 @@ import torch
 from pyro.infer.autoguide import AutoNormal
 
 from ppgen import PPCA, SigmoidBeliefNet, compare, load_dataset
-from ppgen.inference.program import ProgramError
+from ppgen.program.errors import ProgramError
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ import torch
 from pyro.infer import RenyiELBO, Trace_ELBO, TraceEnum_ELBO, TraceGraph_ELBO, TraceMeanField_ELBO
 
 from ppgen.inference import get_estimator
-from ppgen.inference.batches import DataSpec
 from ppgen.inference.losses import elbo
+from ppgen.program.data_spec import DataSpec
 
 M = 100
 Z_LIMIT = 4.5

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from ppgen import PPCA, VAE, FactorAnalysis, fit, load_dataset
-from ppgen.inference import checkpoint as checkpoint_module
-from ppgen.inference.checkpoint import CheckpointWriteError, load_checkpoint
-from ppgen.inference.step import Stepper
+from ppgen.training import checkpoint as checkpoint_module
+from ppgen.training.checkpoint import CheckpointWriteError, load_checkpoint
+from ppgen.training.step import Stepper
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from pyro.infer import Trace_ELBO
 
 from ppgen import PPCA, VAE, FactorAnalysis, FlowDensity, SigmoidBeliefNet, fit, load_dataset
 from ppgen.inference import get_estimator
-from ppgen.inference.compiled import CompiledObjective, is_traceable
 from ppgen.inference.losses.compose import ELBOLoss
 from ppgen.models import DRAW, NADE, BayesianPPCA, Diffusion
+from ppgen.training.compiled import CompiledObjective, is_traceable
 
 # Relative tolerance on trajectories: float32 sums in another order, through 12 Adam steps.
 TRAJECTORY_RTOL = 1e-4

@@ -10,7 +10,7 @@ import torch
 from ppgen import Diffusion, SigmoidBeliefNet, fit, load_dataset
 from ppgen.evaluation import elbo
 from ppgen.inference import available_estimators
-from ppgen.inference.program import ProgramError
+from ppgen.program.errors import ProgramError
 
 ESTIMATORS = sorted(available_estimators())
 # Multi-sample estimators need (or are meant for) several particles.

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ppgen import PPCA, fit, load_dataset
-from ppgen.inference.convergence import ConvergenceWarning, convergence_check
+from ppgen.training.convergence import ConvergenceWarning, convergence_check
 
 
 @pytest.fixture(scope="module")

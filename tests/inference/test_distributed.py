@@ -27,9 +27,9 @@ import pytest
 import torch
 
 import ppgen
-from ppgen.inference.distributed import Ranks, launch
-from ppgen.inference.distributed.launch import DistributedRunError
 from ppgen.models import PPCA
+from ppgen.training.distributed import Ranks, launch
+from ppgen.training.distributed.launch import DistributedRunError
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import distributed_programs as programs  # noqa: E402

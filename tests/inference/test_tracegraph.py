@@ -6,7 +6,7 @@ import torch
 
 from ppgen import SigmoidBeliefNet, fit, load_dataset
 from ppgen.inference import get_estimator
-from ppgen.inference.checkpoint import load_checkpoint
+from ppgen.training.checkpoint import load_checkpoint
 
 
 @pytest.mark.parametrize("baseline", ["none", "decaying", "nvil"])

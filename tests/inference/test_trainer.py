@@ -10,8 +10,8 @@ import torch
 from pyro.infer import Trace_ELBO
 
 from ppgen import PPCA, FactorAnalysis, fit, load_dataset
-from ppgen.inference import TrainingDivergedError
-from ppgen.inference.checkpoint import load_checkpoint
+from ppgen.training import TrainingDivergedError
+from ppgen.training.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module")

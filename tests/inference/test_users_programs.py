@@ -16,8 +16,9 @@ from pyro.infer.autoguide import AutoNormal
 from ppgen import fit
 from ppgen.evaluation import joint_log_likelihood, log_likelihood
 from ppgen.inference import get_estimator
-from ppgen.inference.batches import BatchOrder
-from ppgen.inference.program import ProgramError, inspect_program
+from ppgen.program.errors import ProgramError
+from ppgen.program.inspection import inspect_program
+from ppgen.training.batch_order import BatchOrder
 
 # ----- programs --------------------------------------------------------------------------------
 

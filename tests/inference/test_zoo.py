@@ -16,7 +16,7 @@ import torch
 from ppgen import fit
 from ppgen.analysis import to_inference_data
 from ppgen.evaluation import log_likelihood
-from ppgen.inference.program import ProgramError
+from ppgen.program.errors import ProgramError
 
 
 def load_zoo():

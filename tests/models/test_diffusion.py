@@ -11,9 +11,9 @@ from pyro.poutine.util import site_is_subsample
 from ppgen import fit
 from ppgen.evaluation import log_importance_weights
 from ppgen.inference import get_estimator
-from ppgen.inference.program import ProgramError
 from ppgen.models import VAE, Diffusion
 from ppgen.models.diffusion import cosine_schedule
+from ppgen.program.errors import ProgramError
 
 # Draws of each estimator in the statistical tests.
 DRAWS = 20000

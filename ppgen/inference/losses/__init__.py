@@ -1,10 +1,10 @@
 """Custom objectives ``loss(model, guide, *args) -> tensor`` for ``fit``: MMD and adversarial
 two-sample losses, their building blocks (kernels, MMD^2 estimators, a discriminator), and the
 arithmetic that composes them with ELBOs (``elbo("trace") + 10 * MMDLoss(site="z",
-target="prior")``). Registered names (``available_losses()``) work as ``fit(..., loss="mmd")``."""
+target="prior")``). Registered names (``available_losses()``) work as ``fit(..., loss="mmd")``;
+each loss registers itself in its own file."""
 
-from functools import partial
-
+from ...registry import import_submodules
 from .adversarial import KINDS, AdversarialLoss, Discriminator
 from .compose import ELBOLoss, FunctionLoss, Loss, ScaledLoss, SumLoss, as_loss, elbo
 from .kernels import (
@@ -15,21 +15,10 @@ from .kernels import (
     get_kernel,
     median_heuristic,
 )
+from .lookup import available_losses, get_loss, register_loss
 from .mmd import MMDLoss, mmd2
-from .registry import available_losses, get_loss, register_loss
 
-register_loss("mmd", MMDLoss, "MMD^2 between a Generator's samples and the data (GMMN)")
-register_loss(
-    "gan",
-    partial(AdversarialLoss, "nonsaturating"),
-    "GAN, non-saturating generator loss, logistic discriminator",
-)
-register_loss("minimax-gan", partial(AdversarialLoss, "minimax"), "GAN, the original minimax game")
-register_loss(
-    "wgan-gp",
-    partial(AdversarialLoss, "wgan-gp", adversary_steps=5),
-    "Wasserstein GAN with gradient penalty, 5 critic steps per generator step",
-)
+import_submodules(__name__, __path__)
 
 __all__ = [
     "KINDS",

@@ -23,11 +23,13 @@ Values are per-point means times the batch size, i.e. summed over the batch as `
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...registry import LOSSES
 from ...validation import check_name
 from .compose import Loss
 from .sites import check_target, two_samples
@@ -167,3 +169,20 @@ class AdversarialLoss(Loss):
         between = (mix * real + (1 - mix) * fake).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.critic(between).sum(), between, create_graph=True)
         return (grad.norm(dim=-1) - 1).pow(2).mean()
+
+
+LOSSES.register(
+    "gan",
+    partial(AdversarialLoss, "nonsaturating"),
+    description="GAN, non-saturating generator loss, logistic discriminator",
+)
+LOSSES.register(
+    "minimax-gan",
+    partial(AdversarialLoss, "minimax"),
+    description="GAN, the original minimax game",
+)
+LOSSES.register(
+    "wgan-gp",
+    partial(AdversarialLoss, "wgan-gp", adversary_steps=5),
+    description="Wasserstein GAN with gradient penalty, 5 critic steps per generator step",
+)

@@ -104,7 +104,7 @@ class ELBOLoss(Loss):
     needs_likelihood = True
 
     def __init__(self, estimator="trace", **options):
-        from ..registry import get_estimator
+        from ..lookup import get_estimator
 
         if isinstance(estimator, str):
             self.name = estimator

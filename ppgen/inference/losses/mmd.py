@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 
+from ...registry import LOSSES
 from ...validation import check_data
 from .compose import Loss
 from .kernels import Kernel, get_kernel
@@ -111,3 +112,8 @@ class MMDLoss(Loss):
         if self.embed is not None:
             generated, reference = self.embed(generated), self.embed(reference)
         return len(x) * mmd2_statistic(generated, reference, self.kernel, self.unbiased)
+
+
+LOSSES.register(
+    "mmd", MMDLoss, description="MMD^2 between a Generator's samples and the data (GMMN)"
+)

@@ -1,9 +1,12 @@
-"""Normalizing flows assembled from Pyro's transforms; importing this package registers them all."""
+"""Normalizing flows assembled from Pyro's transforms, one family per file; importing this
+package imports every file in it, which registers them all (:data:`ppgen.registry.FLOWS`)."""
 
-from . import autoregressive, coupling, spline  # noqa: F401  (registration)
+from ...registry import import_submodules
 from .autoregressive import ConditionalFlow, conditional_iaf
+from .flow import Flow, available_flows, build_flow, register_flow
 from .layers import ActNorm, Permutation, reverse
-from .registry import Flow, available_flows, build_flow, register_flow
+
+import_submodules(__name__, __path__)
 
 __all__ = [
     "ActNorm",

@@ -18,7 +18,8 @@ import torch
 from pyro.distributions.transforms import AffineAutoregressive, ConditionalAffineAutoregressive
 from pyro.nn import AutoRegressiveNN, ConditionalAutoRegressiveNN
 
-from .registry import Flow, register_flow
+from ...registry import FLOWS
+from .flow import Flow
 
 
 def autoregressive_order(dim: int, layer: int) -> torch.Tensor:
@@ -73,5 +74,9 @@ def conditional_iaf(
     return ConditionalFlow(dim, context_dim, num_layers, hidden_dims or [max(64, 4 * dim)])
 
 
-register_flow("maf", build_maf, "masked autoregressive flow, fast density (Papamakarios 2017)")
-register_flow("iaf", build_iaf, "inverse autoregressive flow, fast sampling (Kingma et al. 2016)")
+FLOWS.register(
+    "maf", build_maf, description="masked autoregressive flow, fast density (Papamakarios 2017)"
+)
+FLOWS.register(
+    "iaf", build_iaf, description="inverse autoregressive flow, fast sampling (Kingma et al. 2016)"
+)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pyro.distributions.transforms import affine_coupling
 
+from ...registry import FLOWS
+from .flow import Flow
 from .layers import reverse
-from .registry import Flow, register_flow
 
 
 def build(dim: int, num_layers: int, hidden_dims: list[int]) -> Flow:
@@ -26,4 +27,6 @@ def build(dim: int, num_layers: int, hidden_dims: list[int]) -> Flow:
     return Flow(dim, layers)
 
 
-register_flow("realnvp", build, "affine coupling, alternating halves (RealNVP, Dinh et al. 2017)")
+FLOWS.register(
+    "realnvp", build, description="affine coupling, alternating halves (RealNVP, Dinh et al. 2017)"
+)

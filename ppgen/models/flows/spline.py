@@ -19,9 +19,10 @@ from __future__ import annotations
 from pyro.distributions.transforms import SplineAutoregressive, SplineCoupling
 from pyro.nn import AutoRegressiveNN, DenseNN
 
+from ...registry import FLOWS
 from .autoregressive import autoregressive_order
+from .flow import Flow
 from .layers import reverse
-from .registry import Flow, register_flow
 
 
 def build_coupling(
@@ -75,5 +76,11 @@ def build_autoregressive(
     return Flow(dim, layers, inverted=[True] * num_layers)
 
 
-register_flow("nsf", build_coupling, "rational-quadratic spline coupling (Durkan et al. 2019)")
-register_flow("nsf-ar", build_autoregressive, "rational-quadratic spline autoregressive, MAF order")
+FLOWS.register(
+    "nsf", build_coupling, description="rational-quadratic spline coupling (Durkan et al. 2019)"
+)
+FLOWS.register(
+    "nsf-ar",
+    build_autoregressive,
+    description="rational-quadratic spline autoregressive, MAF order",
+)

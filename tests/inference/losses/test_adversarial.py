@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from ppgen import VAE, fit
-from ppgen.inference.checkpoint import load_checkpoint
 from ppgen.inference.losses import AdversarialLoss, Discriminator, elbo, get_loss
 from ppgen.models import Generator
+from ppgen.training.checkpoint import load_checkpoint
 
 GENERATED = torch.tensor([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]])
 DATA = torch.tensor([[0.5, 0.5], [-1.0, 2.0], [2.0, 2.0]])

@@ -33,11 +33,11 @@ from pathlib import Path
 
 import torch
 
-from .data import Dataset, load_dataset
-from .models import get_model
-from .models.base import GenerativeModel
-from .models.registry import is_file_spec
-from .validation import probe_writable
+from ..data import Dataset, load_dataset
+from ..models import get_model
+from ..models.base import GenerativeModel
+from ..models.lookup import is_file_spec
+from ..validation import probe_writable
 
 CONFIG = "config.json"
 MODEL = "model.pt"
@@ -142,7 +142,7 @@ def open_shared_run_dir(out, label: str, config: dict, resume: bool, ranks):
         with open_run_dir(out, label, config, resume=resume) as path:
             yield path
         return
-    from .inference.distributed.sync import broadcast_object
+    from ..training.distributed.sync import broadcast_object
 
     if not ranks.is_main:
         shared = broadcast_object(ranks, None)

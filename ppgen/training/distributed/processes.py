@@ -1,7 +1,7 @@
 """``fit(..., devices=N)``: the same ``fit`` on N processes started here, the result brought back.
 
 Each process runs ``fit`` on a copy of the model and data (they travel by pickle) inside the
-process group :func:`~ppgen.inference.distributed.launch` set up; rank 0 sends back what the
+process group :func:`~ppgen.training.distributed.launch` set up; rank 0 sends back what the
 caller's objects need to hold the trained state: every module's tensors and the pair's
 ``pyro.param`` values. The caller's model is then trained in place, as after a one-process
 ``fit``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyro
 
-from ...models.base import split_pair
+from ...program.pair import split_pair
 from .launch import check_picklable, launch
 from .ranks import current_ranks
 
@@ -49,8 +49,8 @@ def _adopt(module, trained) -> None:
 
 def fit_on_processes(model, data, options: dict):
     """Run ``fit(model, data, **options)`` on ``options["devices"]`` processes (module
-    docstring); returns rank 0's :class:`~ppgen.inference.trainer.FitResult`."""
-    from ..param_scope import pair_params
+    docstring); returns rank 0's :class:`~ppgen.training.trainer.FitResult`."""
+    from ...program.param_scope import pair_params
     from ..step import owned_modules
     from ..trainer import FitResult
 

@@ -1,4 +1,5 @@
-"""The model registry: names for the CLI, ``ppgen list`` and the registry-driven contract tests.
+"""Model classes by name: registered names (:data:`ppgen.registry.MODELS`, each family registers
+itself with ``@MODELS.register(name)``) and a user's own file.
 
 Besides registered names, :func:`get_model` takes ``"path/to/models.py:MyModel"``: a
 :class:`~ppgen.models.GenerativeModel` subclass in a user's own file. That file is Python the
@@ -11,28 +12,20 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from ..validation import check_name
+from ..registry import MODELS
 
-_MODELS: dict[str, type] = {}
 _FILES: dict[Path, object] = {}  # user model files already imported, by resolved path
 
 
 def register_model(name: str):
-    """Class decorator registering a :class:`GenerativeModel` subclass under ``name``."""
-
-    def decorate(cls):
-        if name in _MODELS:
-            raise ValueError(f"a model named {name!r} is already registered")
-        _MODELS[name] = cls
-        cls.registry_name = name
-        return cls
-
-    return decorate
+    """Class decorator registering a :class:`GenerativeModel` subclass under ``name``: the same
+    as ``@MODELS.register(name)``."""
+    return MODELS.register(name, stacklevel=2)
 
 
 def available_models() -> dict[str, type]:
     """Registered model names and their classes."""
-    return dict(sorted(_MODELS.items()))
+    return MODELS.values()
 
 
 def is_file_spec(name: str) -> bool:
@@ -45,8 +38,7 @@ def get_model(name: str) -> type:
     """The model class registered as ``name``, or ``"path/to/file.py:Class"``."""
     if is_file_spec(name):
         return _model_from_file(name)
-    check_name(name, _MODELS, "model")
-    return _MODELS[name]
+    return MODELS.get(name)
 
 
 def _model_from_file(spec: str) -> type:

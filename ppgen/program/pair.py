@@ -1,7 +1,7 @@
 """A model/guide pair resolved for a call: its two programs, its data plate and plate nesting.
 
 ppgen models declare their data plate and nesting; a user's pair is read off one trace
-(:func:`ppgen.inference.program.inspect_program`). Estimators and evaluations resolve once per
+(:func:`ppgen.program.inspection.inspect_program`). Estimators and evaluations resolve once per
 pair and reuse the answer, so a training step pays nothing for it.
 """
 
@@ -11,8 +11,28 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models.base import split_pair
-from .program import inspect_program
+from ..models.base import GenerativeModel
+from .inspection import inspect_program
+
+
+def split_pair(model) -> tuple[object, object, str | None, int | None]:
+    """``(model_fn, guide_fn, data_plate, max_plate_nesting)`` for a ppgen model or a pair.
+
+    A pair of bound methods of a ppgen model, ``(m.model, m.guide)``, gets the model's plate name
+    and nesting; a pair of plain callables gets ``None`` for both: they are read off a trace of the
+    program (:func:`ppgen.program.inspection.inspect_program`), whatever the plate is called.
+    """
+    if isinstance(model, GenerativeModel):
+        return model.model, model.guide, model.data_plate, model.max_plate_nesting
+    if isinstance(model, tuple) and len(model) == 2 and all(callable(f) for f in model):
+        owner = getattr(model[0], "__self__", None)
+        if isinstance(owner, GenerativeModel):
+            return model[0], model[1], owner.data_plate, owner.max_plate_nesting
+        return model[0], model[1], None, None
+    raise TypeError(
+        "model must be a ppgen GenerativeModel or a (model, guide) pair of Pyro callables, "
+        f"got {type(model).__name__}"
+    )
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
-"""The flow registry and :class:`Flow`, the container every flow family builds.
+""":class:`Flow`, the container every flow family builds, and :func:`build_flow`, which builds one
+by name.
 
 A flow is a stack of Pyro transforms ``x = f_L(... f_1(u))`` applied to ``u ~ N(0, I)``. Families
-register a builder under a name (``realnvp``, ``maf``, ``iaf``, ``nsf``, ``nsf-ar``); models build
-them by name through :func:`build_flow`, and the flow contract tests run over every registered name.
+register a builder under a name (``realnvp``, ``maf``, ``iaf``, ``nsf``, ``nsf-ar``) in
+:data:`ppgen.registry.FLOWS`; models build them by name through :func:`build_flow`, and the flow
+contract tests run over every registered name.
 
-Recipe for a new family: write ``build(dim, num_layers, hidden_dims, **options) -> Flow`` from
-Pyro's transforms in its own file, register it with :func:`register_flow`, and import the file in
-``flows/__init__.py``.
+Recipe for a new family (``CONTRIBUTING.md``): one file in ``ppgen/models/flows/`` with
+``build(dim, num_layers, hidden_dims, **options) -> Flow`` from Pyro's transforms, decorated with
+``@FLOWS.register(name, description=...)``. The package imports every file in it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch.distributions import ComposeTransform, Transform
 
-from ...validation import check_name
+from ...registry import FLOWS
+from ...validation import check_positive_int
 
 
 class Flow(torch.nn.Module):
@@ -47,19 +50,15 @@ class Flow(torch.nn.Module):
         return f"dim={self.dim}"
 
 
-_FLOWS: dict[str, tuple[Callable[..., Flow], str]] = {}
-
-
 def register_flow(name: str, builder: Callable[..., Flow], description: str) -> None:
-    """Register ``builder(dim, num_layers, hidden_dims, **options) -> Flow`` under ``name``."""
-    if name in _FLOWS:
-        raise ValueError(f"a flow named {name!r} is already registered")
-    _FLOWS[name] = (builder, description)
+    """Register ``builder(dim, num_layers, hidden_dims, **options) -> Flow`` under ``name``: the
+    same as ``FLOWS.register(name, builder, description=description)``."""
+    FLOWS.register(name, builder, description=description, stacklevel=2)
 
 
 def available_flows() -> dict[str, str]:
     """Registered flow names and one-line descriptions."""
-    return {name: description for name, (_, description) in sorted(_FLOWS.items())}
+    return FLOWS.descriptions()
 
 
 def build_flow(
@@ -75,11 +74,9 @@ def build_flow(
             ``max(64, 10 * dim)`` units).
         options: family-specific options (``count_bins``, ``bound`` for the spline flows).
     """
-    check_name(name, _FLOWS, "flow")
-    if not isinstance(dim, int) or dim < 1:
-        raise ValueError(f"dim must be a positive int, got {dim!r}")
-    if not isinstance(num_layers, int) or num_layers < 1:
-        raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
+    builder = FLOWS.get(name)
+    check_positive_int(dim, "dim", allow_none=False)
+    check_positive_int(num_layers, "num_layers", allow_none=False)
     if hidden_dims is None:
         hidden_dims = [max(64, 10 * dim)] * 2
     hidden_dims = list(hidden_dims)
@@ -87,4 +84,4 @@ def build_flow(
         raise ValueError(
             f"hidden_dims must be a non-empty list of positive ints, got {hidden_dims}"
         )
-    return _FLOWS[name][0](dim, num_layers, hidden_dims, **options)
+    return builder(dim, num_layers, hidden_dims, **options)

@@ -4,9 +4,9 @@
 (``pyro.param``, ``pyro.module``, autoguides) and collects every trainable tensor: module
 parameters, the unconstrained tensors behind ``pyro.param``, and an estimator's own (NVIL's
 baseline). :class:`Stepper` owns the optimizers and runs one step, from a checked TorchScript
-trace of the objective where ``compile`` allows (:mod:`ppgen.inference.compiled`), else eagerly.
+trace of the objective where ``compile`` allows (:mod:`ppgen.training.compiled`), else eagerly.
 In a data-parallel run it starts every rank from rank 0's values and sums each step's weighted
-gradients over ranks before clipping and stepping (:mod:`ppgen.inference.distributed.sync`).
+gradients over ranks before clipping and stepping (:mod:`ppgen.training.distributed.sync`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Data that does not fit in memory: batches read as training needs them, through a DataLoader.
 
-:class:`StreamedSpec` stands in for a :class:`~ppgen.inference.batches.DataSpec` when ``fit`` is
+:class:`StreamedSpec` stands in for a :class:`~ppgen.program.data_spec.DataSpec` when ``fit`` is
 given a ``DataLoader`` over a map-style ``Dataset`` (other than a ``TensorDataset``, which is in
 memory already) or a data set that asks to be streamed (:class:`~ppgen.data.NpyRows`). Rows are
-visited in ppgen's seeded order (:class:`~ppgen.inference.batches.BatchOrder`; each rank its part
+visited in ppgen's seeded order (:class:`~ppgen.training.batch_order.BatchOrder`; each rank its part
 of every global batch), not the loader's own sampler, so that a run is reproducible, resumable
 and data-parallel exactly as with tensors; what the loader brings is its workers, ``collate_fn``,
 pinned memory and prefetching. To prefetch, the loader's batch sampler walks a copy of the order
@@ -24,7 +24,8 @@ from collections import deque
 import torch
 from torch.utils.data import DataLoader, Sampler, TensorDataset, default_collate
 
-from .batches import BatchOrder, check_tensor
+from ..program.data_spec import check_tensor
+from .batch_order import BatchOrder
 
 
 def is_streamed(data) -> bool:

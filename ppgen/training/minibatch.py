@@ -1,7 +1,7 @@
 """How a program meets minibatches: decided once, from one trace, before any training step.
 
 Three ways a Pyro program can see its data, told apart by the data plate's sizes in a trace on
-the first batch (:class:`~ppgen.inference.program.ProgramInfo`):
+the first batch (:class:`~ppgen.program.inspection.ProgramInfo`):
 
 - ``"sliced"``: the plate is sized by the data it is given (``pyro.plate("data", len(x))``).
   ``fit`` passes the minibatch's rows. A program with global latents then needs the scale Pyro's
@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.subsample_messenger import _Subsample
 
-from .program import ProgramError, ProgramInfo
+from ..program.errors import ProgramError
+from ..program.inspection import ProgramInfo
 
 
 class DataPlateScale(Messenger):

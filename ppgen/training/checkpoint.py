@@ -1,7 +1,7 @@
 """Checkpoint files: atomic, checksummed, and never able to run code when read.
 
 A checkpoint holds everything needed to continue a run as if it had never stopped (see
-:mod:`ppgen.inference.training_state`). On disk it is::
+:mod:`ppgen.training.training_state`). On disk it is::
 
     PPGEN-CHECKPOINT 2\\n
     <sha256 of the payload, 64 hex digits>\\n
@@ -10,7 +10,7 @@ A checkpoint holds everything needed to continue a run as if it had never stoppe
 - **No code runs when a file is read.** The payload is read with ``torch.load(weights_only=True)``,
   whose unpickler admits tensors and plain containers only; a planted pickle that would call a
   function is refused before anything in it runs. What ppgen writes holds only such values (the
-  NumPy random state is stored as a tensor, :mod:`ppgen.inference.random_state`).
+  NumPy random state is stored as a tensor, :mod:`ppgen.program.random_state`).
 - **Damage is detected.** The checksum covers every payload byte; a flipped byte, a truncation
   or a file from elsewhere is refused with a message naming the file.
 - **A failed write changes nothing.** The file is written to a sibling temporary file, flushed

@@ -1,49 +1,36 @@
-"""The data-set registry and :func:`load_dataset`, the one entry point for data.
+""":func:`load_dataset`, the one entry point for data, over the registry of loaders
+(:data:`ppgen.registry.DATASETS`).
 
-A loader is registered under a name with the options it accepts; :func:`load_dataset` calls it,
-then applies the generic preprocessing (constant-column removal, binarization, dequantization) that
-quantized image data sets support. To add a data set, write a loader returning a
-:class:`~ppgen.data.Dataset` (raw pixel levels plus ``meta["num_levels"]`` for images) and
-register it with :func:`register_dataset`.
+A loader is registered in its own file under a name, with the options it accepts (its keyword
+arguments); :func:`load_dataset` checks the options, calls it, then applies the generic
+preprocessing (constant-column removal, binarization, dequantization) that quantized image data
+sets support. The recipe for a new data set is in ``CONTRIBUTING.md``: a loader returning a
+:class:`~ppgen.data.Dataset` with its typed facts (raw pixel levels with ``num_levels`` and
+``image_shape`` for images, ``mode_centers`` for mixtures, ``log_density`` where known), and
+``DATASETS.register(name, loader, description=..., quantized_image=..., example=...)``.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
 
-from ..validation import (
-    check_flag,
-    check_name,
-    check_positive_int,
-    check_positive_number,
-    check_seed,
-)
+from ..registry import DATASETS, accepted_options, check_name
+from ..validation import check_flag, check_positive_int, check_positive_number, check_seed
 from . import preprocessing
 from .dataset import Dataset
-from .digits import load_digits
-from .files import load_file_dataset
-from .linear_gaussian import load_linear_gaussian
-from .mnist import load_mnist
-from .toy2d import TOY_DENSITIES, load_toy2d
-
-_LOADERS: dict[str, Callable[..., Dataset]] = {}
-_DESCRIPTIONS: dict[str, str] = {}
 
 
-def register_dataset(name: str, loader: Callable[..., Dataset], description: str) -> None:
-    """Register ``loader(**options)`` (it may take ``seed``) under ``name``."""
-    if name in _LOADERS:
-        raise ValueError(f"a data set named {name!r} is already registered")
-    _LOADERS[name] = loader
-    _DESCRIPTIONS[name] = description
+def register_dataset(name: str, loader: Callable[..., Dataset], description: str, **facts) -> None:
+    """Register ``loader(**options)`` (it may take ``seed``) under ``name``: the same as
+    ``DATASETS.register(name, loader, description=description, **facts)``."""
+    DATASETS.register(name, loader, description=description, stacklevel=2, **facts)
 
 
 def available_datasets() -> dict[str, str]:
     """Registered data-set names with a one-line description each."""
-    return dict(sorted(_DESCRIPTIONS.items()))
+    return DATASETS.descriptions()
 
 
 def load_dataset(
@@ -72,15 +59,14 @@ def load_dataset(
     Raises:
         ValueError: unknown name, unknown option, or preprocessing that does not apply.
     """
-    check_name(name, _LOADERS, "data set")
+    loader = DATASETS.get(name)
     check_flag(dequantize, "dequantize")
     check_flag(drop_constant, "drop_constant")
     check_seed(seed)
     if binarize is not None:
         check_name(binarize, preprocessing.BINARIZE_SCHEMES, "binarization scheme")
     _check_loader_options(options)
-    loader = _LOADERS[name]
-    accepted = set(inspect.signature(loader).parameters) - {"seed"}
+    accepted = set(accepted_options(loader)[0]) - {"seed"}
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ValueError(
@@ -91,8 +77,7 @@ def load_dataset(
         options["seed"] = seed
     data = loader(**options)
 
-    is_image = "num_levels" in data.meta
-    if (binarize is not None or dequantize) and not is_image:
+    if (binarize is not None or dequantize) and not data.is_quantized_image:
         raise ValueError(
             f"binarize/dequantize apply to quantized image data (digits, mnist), not {name!r}"
         )
@@ -122,23 +107,3 @@ def _check_loader_options(options: dict) -> None:
             check_positive_number(options[key], key)
     if "path" in options and not isinstance(options["path"], (str, Path)):
         raise TypeError(f"path must be a file path, got {options['path']!r}")
-
-
-register_dataset("digits", load_digits, "scikit-learn's 8x8 digits, levels 0..16 (bundled)")
-register_dataset(
-    "file", load_file_dataset, "your own rows from path= (.npy, .npz, .pt or .csv), never pickled"
-)
-register_dataset("mnist", load_mnist, "MNIST / Fashion-MNIST from a local path= (IDX or npz)")
-register_dataset(
-    "linear_gaussian",
-    load_linear_gaussian,
-    "synthetic linear-Gaussian factor data with known W, noise and latent dimension",
-)
-_TOY_DESCRIPTIONS = {
-    "ring8": "8 Gaussians (std 0.02) on a circle of radius 2, exact density",
-    "grid25": "25 Gaussians (std 0.05) on a 5x5 grid, exact density",
-    "8gaussians": "FFJORD's 8 Gaussians, exact density",
-    "moons": "two noisy half circles, density by quadrature",
-}
-for _name in TOY_DENSITIES:
-    register_dataset(_name, functools.partial(load_toy2d, _name), _TOY_DESCRIPTIONS[_name])

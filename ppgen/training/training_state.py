@@ -1,11 +1,11 @@
 """The training state that a checkpoint holds, in memory and on disk, and resuming from it.
 
 Everything needed to continue a run as if it had never stopped: module parameters, ``pyro.param``
-values, the optimizers' and schedules' state (:class:`~ppgen.inference.step.Stepper`), every
+values, the optimizers' and schedules' state (:class:`~ppgen.training.step.Stepper`), every
 random-number generator, the step, the position in the epoch's order, the training time, the
 history, and early stopping's best state. Files are written by
-:mod:`ppgen.inference.checkpoint` (atomic, checksummed, read without running code) and carry the
-architecture they belong to (:mod:`ppgen.inference.architecture`).
+:mod:`ppgen.training.checkpoint` (atomic, checksummed, read without running code) and carry the
+architecture they belong to (:mod:`ppgen.training.architecture`).
 
 In a data-parallel run the state is the same on every rank but for the random state of each
 rank's programs: a checkpoint holds all of them (``rank_rng``), only rank 0 writes it, and every
@@ -24,11 +24,11 @@ from pathlib import Path
 import pyro
 import torch
 
+from ..program.random_state import get_random_state, set_random_state
 from .architecture import check_same_architecture
 from .checkpoint import check_same_settings, load_checkpoint, save_checkpoint
 from .distributed.ranks import ONE_PROCESS
 from .distributed.sync import gather_objects
-from .random_state import get_random_state, set_random_state
 
 FORMAT = "ppgen-training-state-1"
 

@@ -1,7 +1,7 @@
 """The training loop: steps, log rows, validation, checkpoints, divergence, stopping rules.
 
 Per step the loss stays on the device; it reaches the host once per log window
-(:class:`~ppgen.inference.history.History`). On a log step the loop
+(:class:`~ppgen.training.history.History`). On a log step the loop
 
 - reports a divergence at the *first* step whose loss was not finite (the window keeps every
   step's loss) and puts the model back to the last good state (:class:`TrainingState`);
@@ -9,10 +9,10 @@ Per step the loss stays on the device; it reaches the host once per log window
 - on the checkpoint cadence, keeps the state in memory as the new last good one (whether or not
   a checkpoint file is written);
 - applies the stopping rules: early stopping on the validation score (the best state is
-  restored) and ``steps="converged"`` (:mod:`ppgen.inference.convergence`).
+  restored) and ``steps="converged"`` (:mod:`ppgen.training.convergence`).
 
 In a data-parallel run every rank walks the same global batches and takes its own part
-(:mod:`ppgen.inference.distributed.ranks`), with its loss weighted by its share of the batch. A
+(:mod:`ppgen.training.distributed.ranks`), with its loss weighted by its share of the batch. A
 log row is built from losses summed over ranks and then taken from rank 0, so every rank makes
 the same decisions (divergence, validation, stopping, checkpoints); only rank 0 shows progress.
 """
@@ -40,7 +40,7 @@ from .history import History, TrainingDivergedError, due, run_callback
 
 
 class TrainingLoop:
-    """Runs :class:`~ppgen.inference.step.Stepper` over the data until the budget or a stopping
+    """Runs :class:`~ppgen.training.step.Stepper` over the data until the budget or a stopping
     rule ends the run. ``cadence`` is ``(total, log_every, val_every, checkpoint_every,
     rows_per_batch, epoch_rows)``; ``indices`` the :class:`SubsampleIndices` of a program that
     subsamples its own plate."""

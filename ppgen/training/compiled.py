@@ -41,8 +41,8 @@ import pyro
 import torch
 from pyro.poutine.messenger import Messenger
 
-from .losses.compose import ELBOLoss
-from .random_state import forked_random_state
+from ..inference.losses.compose import ELBOLoss
+from ..program.random_state import forked_random_state
 
 #: Relative tolerance of the eager-versus-traced check (float32 sums in another order).
 RTOL = 1e-4

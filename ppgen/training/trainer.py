@@ -5,7 +5,7 @@ ELBO's ``differentiable_loss`` or a custom loss), steps a PyTorch optimizer and 
 schedule, and logs. A loss with an adversary (a GAN's discriminator) gets a second optimizer:
 before each model step, ``adversary_steps`` discriminator steps on fresh batches. This module
 checks everything and prepares the run before the first step; the loop itself is
-:class:`~ppgen.inference.loop.TrainingLoop`.
+:class:`~ppgen.training.loop.TrainingLoop`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,17 @@ import pyro
 import torch
 
 from ..data import Dataset
-from ..models.base import GenerativeModel, split_pair
+from ..inference.objective import resolve_objective
+from ..inference.requirements import check_estimator
+from ..models.base import GenerativeModel
+from ..program.data_spec import DataSpec
+from ..program.errors import PROGRAM_FAILURES, ProgramError, first_line, run_named
+from ..program.inspection import inspect_program, sets_up_on_first_call, trial_params
+from ..program.pair import split_pair
+from ..program.param_scope import pair_params
+from ..program.random_state import forked_random_state
 from .architecture import describe_architecture
-from .batches import BatchOrder, DataSpec
+from .batch_order import BatchOrder
 from .checkpoint import check_writable
 from .compiled import is_traceable
 from .convergence import DEFAULT_TOLERANCE, warn_if_not_converged
@@ -31,20 +39,7 @@ from .distributed.ranks import Ranks, current_ranks, local_device
 from .history import TrainingDivergedError, Validator
 from .loop import TrainingLoop
 from .minibatch import SubsampleIndices, plan_minibatches
-from .objective import resolve_objective
-from .options import check_options
-from .param_scope import pair_params
-from .program import (
-    PROGRAM_FAILURES,
-    ProgramError,
-    first_line,
-    inspect_program,
-    run_named,
-    sets_up_on_first_call,
-    trial_params,
-)
-from .random_state import forked_random_state
-from .requirements import check_estimator
+from .settings import check_options
 from .step import Stepper, check_finite_parameters, discover_parameters, owned_modules
 from .streaming import StreamedSpec, is_streamed
 from .training_state import TrainingState
@@ -76,7 +71,7 @@ class FitResult:
         params: for plain Pyro functions, the learned ``pyro.param`` values by name.
         compiled: whether every training step ran from a checked TorchScript trace (see
             ``fit(compile=)``); ``False`` where any ran eagerly.
-        converged: whether the run converged (:mod:`ppgen.inference.convergence`); ``None``
+        converged: whether the run converged (:mod:`ppgen.training.convergence`); ``None``
             where that cannot be told (too few log rows, an adversarial loss). A run that has
             not converged also warns with :class:`ConvergenceWarning`.
         stopped: why the run ended before its budget: ``"early_stopping"`` or ``"converged"``
@@ -164,12 +159,12 @@ def fit(
     Args:
         model: a :class:`~ppgen.models.GenerativeModel`, or a ``(model, guide)`` pair of Pyro
             callables (functions, ``PyroModule`` s, autoguides), written as for Pyro's SVI.
-        data: what the programs take, batched along dim 0 (see :mod:`ppgen.inference.batches`):
+        data: what the programs take, batched along dim 0 (see :mod:`ppgen.program.data_spec`):
             a tensor of any shape (``model(x)``); a tuple of tensors (positional arguments) or
             a dict (keyword arguments); a torch ``Dataset`` (collated into memory) or
             ``DataLoader``; ``None`` for a program without data. A ``DataLoader`` over anything
             but a ``TensorDataset``, and :class:`~ppgen.data.NpyRows`, are streamed batch by
-            batch, for data larger than memory (:mod:`ppgen.inference.streaming`). A ppgen
+            batch, for data larger than memory (:mod:`ppgen.training.streaming`). A ppgen
             model takes a :class:`~ppgen.data.Dataset` (its ``train`` split is fitted, ``val``
             validates, per-batch binarization is redrawn), a ``(num_points, num_features)``
             tensor, or a streamed ``DataLoader`` of such rows.
@@ -185,10 +180,10 @@ def fit(
         steps, epochs: the budget, in model steps or passes over the data (not both; a pass
             counts the adversary's batches too); the default is the model's ``default_steps``
             (1000 for plain pairs). ``steps="converged"`` trains until the curve stops
-            improving (:mod:`ppgen.inference.convergence`), at most ``max_steps`` (20000).
+            improving (:mod:`ppgen.training.convergence`), at most ``max_steps`` (20000).
         batch_size: rows per minibatch; ``None`` for all rows every step (in their own order);
             ``"auto"``: a DataLoader's own batch size, else 128. A program that subsamples its
-            own data plate gets all rows every step (see :mod:`ppgen.inference.minibatch`).
+            own data plate gets all rows every step (see :mod:`ppgen.training.minibatch`).
         lr: the initial learning rate; default: the model's ``default_lr`` (1e-3 for plain
             pairs).
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``...; modules and data move
@@ -197,7 +192,7 @@ def fit(
         progress: show a progress bar.
         checkpoint: a file path. If it exists the run resumes from it (the architecture and
             settings must match); it is rewritten atomically every ``checkpoint_every`` steps
-            and at the end (:mod:`ppgen.inference.checkpoint`: checksummed, read without
+            and at the end (:mod:`ppgen.training.checkpoint`: checksummed, read without
             running code). Checked writable before training.
         val_data: validation data in the same form as ``data``; default ``data.val`` for a
             ppgen ``Dataset``.
@@ -211,7 +206,7 @@ def fit(
             added to that history row. Runs under ``no_grad`` with the random state forked, so
             it never changes the training trajectory.
         compile: run the training step from a checked TorchScript trace of the objective
-            (:mod:`ppgen.inference.compiled`). ``"auto"`` (default): for ppgen models that
+            (:mod:`ppgen.training.compiled`). ``"auto"`` (default): for ppgen models that
             declare ``traceable`` with an ELBO that keeps no state between steps. ``True``: also
             for plain Pyro pairs (whose Python control flow must not depend on the data).
             ``False``: always eager.
@@ -224,17 +219,17 @@ def fit(
             not make it clear (the plate all observed sites share).
         devices: train data-parallel on this many processes (one GPU each on a CUDA machine,
             else CPU processes on gloo), started here by PyTorch's launcher
-            (:mod:`ppgen.inference.distributed`); ``batch_size`` is per process. Under
+            (:mod:`ppgen.training.distributed`); ``batch_size`` is per process. Under
             ``torchrun`` (or any initialised ``torch.distributed`` group) ``fit`` is data-parallel
             over the group without it. The model, guide, data and callback must be picklable.
         distributed_noise: ``"per_rank"`` (default): each rank draws its own noise.
             ``"global_batch"``: a test mode in which every rank draws the noise of the whole
             global batch and keeps its rows, so that a W-process run follows a one-process run
-            with ``W * batch_size`` rows step for step (:mod:`ppgen.inference.distributed.noise`).
+            with ``W * batch_size`` rows step for step (:mod:`ppgen.training.distributed.noise`).
 
     Returns:
         A :class:`FitResult`; the model is trained in place. A plain pair's ``pyro.param``
-        values live in the pair's own store (:mod:`ppgen.inference.param_scope`).
+        values live in the pair's own store (:mod:`ppgen.program.param_scope`).
 
     Raises:
         ProgramError: the program cannot be trained as asked (named site and reason), before
@@ -343,7 +338,7 @@ def _data_specs(model, data, val_data, model_args, model_kwargs, device):
 
 
 def _streamed_specs(model, data, val_data, device):
-    """A ppgen model's specs for streamed training data (:mod:`ppgen.inference.streaming`): each
+    """A ppgen model's specs for streamed training data (:mod:`ppgen.training.streaming`): each
     batch checked by the model as it arrives; validation data is a tensor (or ``None``)."""
     spec = StreamedSpec(data, check=model.check_data).to(device)
     val_spec = None
@@ -468,8 +463,7 @@ def _prepare_program(model, pair, spec, settings, device, plate, nesting):
     batch_size = _batch_size(settings["batch_size"], spec)
     generative = isinstance(model, GenerativeModel)
     info, plan = _probe(model_fn, guide_fn, spec, batch_size, plate, scales_itself=generative)
-    named = settings["estimator"] if settings["loss"] is None else None
-    check_estimator(named if isinstance(named, str) else None, info)
+    check_estimator(objective, info)
     objective.set_max_plate_nesting(info.nesting if nesting is None else nesting)
     objective.set_data_plate(info.data_plate)
     return objective, name, info, plan
@@ -478,7 +472,7 @@ def _prepare_program(model, pair, spec, settings, device, plate, nesting):
 def _use_compile(model, objective, plan, settings) -> bool:
     """``compile="auto"``: a checked trace for an ELBO without state between steps, for every
     ppgen model that declares itself ``traceable`` and every user's pair (whose traces are
-    checked for data-dependent control flow, :mod:`ppgen.inference.compiled`), except a program
+    checked for data-dependent control flow, :mod:`ppgen.training.compiled`), except a program
     that subsamples its own plate (the plate's random rows would be frozen in a trace) and the
     distributed test mode (its noise is drawn outside the program)."""
     setting = settings["compile"]

@@ -8,7 +8,7 @@ one vectorized pass (a plate over samples to the left of the program's plates).
 What "per data point" means for a user's program:
 
 - The **data plate** is the vectorized plate that the observed sites vary over (found by
-  :func:`ppgen.inference.program.inspect_program`, or named). Its size in a trace (the subsample
+  :func:`ppgen.program.inspection.inspect_program`, or named). Its size in a trace (the subsample
   size when the plate subsamples) is the number of points of that call.
 - A site inside the data plate contributes to its point's weight; nested plates, sequential
   plates (``for i in pyro.plate(...)``, which add no tensor dimension) and ``pyro.markov`` chains
@@ -28,9 +28,8 @@ import pyro
 import pyro.poutine as poutine
 import torch
 from pyro.poutine.messenger import Messenger
-from pyro.poutine.subsample_messenger import _Subsample
 
-SAMPLE_PLATE = "_ppgen_samples"
+from .sites import SAMPLE_PLATE, is_index_site, is_reparameterized, latent_sites
 
 
 @dataclass
@@ -142,30 +141,6 @@ def scored_trace(fn, args: tuple, kwargs: dict, replay_from=None):
     return trace
 
 
-def is_index_site(site) -> bool:
-    """Whether a trace site records a plate's subsample indices (not a random variable)."""
-    return site["type"] == "sample" and isinstance(site["fn"], _Subsample)
-
-
-def is_deterministic(site) -> bool:
-    """Whether a sample site records a ``pyro.deterministic`` value (no density of its own)."""
-    return bool(site.get("infer", {}).get("_deterministic", False))
-
-
-def latent_sites(trace):
-    """``(name, site)`` of the sample sites that carry a density: latent and observed random
-    variables (plate indices and ``pyro.deterministic`` records skipped)."""
-    for name, site in trace.nodes.items():
-        if site["type"] == "sample" and not is_index_site(site) and not is_deterministic(site):
-            yield name, site
-
-
-def is_reparameterized(site) -> bool:
-    """Whether a guide sample site's value carries a reparameterized gradient (index sites
-    count as reparameterized: they carry no gradient to estimate)."""
-    return is_index_site(site) or site["fn"].has_rsample
-
-
 def assemble(model_trace, guide_trace, data_plate, sample_dim) -> WeightParts:
     """:class:`WeightParts` from scored, vectorized model and guide traces."""
     score_sites = {
@@ -216,10 +191,10 @@ def weight_parts(
     No input checks (estimators call this every step); differentiable: reparameterized samples
     carry gradients to the guide's parameters unless ``detach_samples``. ``args``/``kwargs`` are
     the programs' arguments. A program that cannot run with a leading sample dimension raises a
-    :class:`~ppgen.inference.program.ProgramError` naming the site (see
-    :func:`ppgen.inference.program.vectorization_error`).
+    :class:`~ppgen.program.errors.ProgramError` naming the site (see
+    :func:`ppgen.program.errors.vectorization_error`).
     """
-    from .program import run_vectorized  # program.py imports this module
+    from .errors import run_vectorized  # program.py imports this module
 
     sample_dim = -nesting - 1
     if detach_samples:

@@ -12,9 +12,9 @@ import math
 import pandas as pd
 import torch
 
+from ..program.random_state import forked_random_state
 from .distributed.ranks import ONE_PROCESS, Ranks
 from .distributed.sync import sum_tensor
-from .random_state import forked_random_state
 
 
 class TrainingDivergedError(RuntimeError):

@@ -7,7 +7,7 @@
 - a ``torch.utils.data.Dataset`` (its items collated once, as a ``DataLoader`` would) or a
   ``DataLoader`` (its dataset, and its ``batch_size`` unless ``fit`` is given one); ``fit``
   streams a ``DataLoader`` over anything but a ``TensorDataset`` instead
-  (:mod:`ppgen.inference.streaming`);
+  (:mod:`ppgen.training.streaming`);
 - a ppgen :class:`~ppgen.data.Dataset` (its ``train`` split, redrawn per batch where its
   preprocessing is stochastic, with labels for a class-conditional model);
 - ``None``: a program that takes no data.
@@ -207,40 +207,3 @@ class DataSpec:
         for start in range(rows.start, rows.stop, size):
             index = torch.arange(start, min(start + size, rows.stop))
             yield self.call(index.to(self.first.device))
-
-
-class BatchOrder:
-    """The rows of each step: a seeded permutation per epoch for minibatches, the rows in order
-    for full batches (``batch_size == num_rows``). State: ``order`` and ``position``, saved in
-    checkpoints."""
-
-    def __init__(self, num_rows: int, batch_size: int, generator: torch.Generator, device):
-        self.num_rows, self.batch_size = num_rows, batch_size
-        self.generator, self.device = generator, device
-        self.order: torch.Tensor | None = None
-        self.position = 0
-
-    @property
-    def full_batch(self) -> bool:
-        return self.batch_size >= self.num_rows
-
-    def next_index(self) -> torch.Tensor:
-        if self.order is None or self.position >= self.num_rows:
-            if self.full_batch:  # never reorder: rows keep their own parameters
-                self.order = torch.arange(self.num_rows, device=self.device)
-            else:
-                self.order = torch.randperm(
-                    self.num_rows, generator=self.generator, device=self.device
-                )
-            self.position = 0
-        index = self.order[self.position : self.position + self.batch_size]
-        self.position += len(index)
-        return index
-
-    def state(self) -> dict:
-        return {"order": self.order, "position": self.position}
-
-    def load(self, state: dict) -> None:
-        order = state["order"]
-        self.order = None if order is None else order.to(self.device)
-        self.position = state["position"]

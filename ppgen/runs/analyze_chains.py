@@ -21,10 +21,11 @@ from pathlib import Path
 
 import torch
 
-from .figures import agreement_figure, posterior_figure
-from .inference_data import to_inference_data
-from .report import posterior_summary, split_data, write_loo
-from .run_agreement import agreement_quantities, run_agreement
+from ..analysis.figures import agreement_figure, posterior_figure
+from ..analysis.inference_data import to_inference_data
+from .analyze import posterior_summary, split_data, write_loo
+from .tables import save_figure
+from ..analysis.run_agreement import agreement_quantities, run_agreement
 
 
 def runs_share_model_and_data(loaded: list[tuple], split: str) -> str | None:
@@ -50,7 +51,6 @@ def analyze_runs_as_chains(
 ) -> dict:
     """Write the joint analysis of runs that share model and data (module docstring) into
     ``out``; returns ``inference_data``, ``agreement``, ``summary``, ``loo`` and ``loo_skipped``."""
-    from ..reporting import save_figure  # reporting imports analysis: import late
 
     models = [model for model, _, _ in loaded]
     model, data, config = loaded[0]

@@ -2,7 +2,7 @@
 
 A step of a data-parallel run takes one *global batch* of ``W * B`` rows (``W`` ranks,
 ``batch_size`` ``B``) from the seeded order every rank computes alike
-(:class:`~ppgen.inference.batches.BatchOrder`); rank ``r`` keeps the ``r``-th contiguous part.
+(:class:`~ppgen.training.batch_order.BatchOrder`); rank ``r`` keeps the ``r``-th contiguous part.
 So the union of a step's parts is exactly the batch a single process with ``batch_size=W*B``
 would take, every training row is used once per epoch across ranks, and rank 0's rows come first
 (what the exact-equivalence test mode relies on). A sampler in the manner of PyTorch's

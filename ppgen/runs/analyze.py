@@ -27,9 +27,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .diagnostics import check_loo_ready, compare_models, information_criteria, psis_diagnostics
-from .figures import khat_figure, posterior_figure, ppc_figure
-from .inference_data import to_inference_data
+from ..analysis.diagnostics import (
+    check_loo_ready,
+    compare_models,
+    information_criteria,
+    psis_diagnostics,
+)
+from ..analysis.figures import khat_figure, posterior_figure, ppc_figure
+from ..analysis.inference_data import to_inference_data
+from .folder import load_run
+from .scoring import score_model
+from .tables import save_figure
 
 HELD_OUT_NOTE = (
     "LOO estimates out-of-sample accuracy from the points the posterior was fitted to "
@@ -48,9 +56,7 @@ def analyze_run(
     ``model``, ``data`` and ``config`` of the run, ``inference_data``, ``summary``, ``psis``
     (:class:`GuideDiagnostics`), ``loo`` (DataFrame or ``None``), ``loo_skipped`` (why not, or
     ``None``) and ``out`` (the folder written). ``trust_code``: see
-    :func:`ppgen.run_folder.load_run`."""
-    from ..reporting import save_figure  # reporting imports analysis: import late
-    from ..run_folder import load_run
+    :func:`ppgen.runs.folder.load_run`."""
 
     model, data, config = load_run(run_dir, device, trust_code=trust_code)
     x, kwargs = split_data(model, data, config, split, device)
@@ -133,7 +139,6 @@ def _heldout_comparison(analyses: dict[str, dict], split: str) -> pd.DataFrame:
     """Runs ranked by their held-out log-likelihood (exact, importance-sampled or posterior
     predictive, as ``ppgen evaluate`` reports it), with the paired standard error of the
     difference to the best run where the runs share the data points."""
-    from ..reporting import score_model
 
     rows = []
     for name, analysis in analyses.items():

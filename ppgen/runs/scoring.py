@@ -2,7 +2,7 @@
 
 ``ppgen fit`` writes ``metrics.csv`` / ``metrics.md`` (:func:`score_model`) and PNG figures
 (:func:`write_figures`); ``ppgen evaluate`` adds ``evaluation.csv`` / ``evaluation.md``. Creating,
-resuming and reloading run folders is :mod:`ppgen.run_folder`.
+resuming and reloading run folders is :mod:`ppgen.runs.folder`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pyro.poutine as poutine
 import torch
 from pyro.poutine.util import prune_subsample_sites
 
-from .data import Dataset
-from .evaluation import (
+from ..data import Dataset
+from ..evaluation import (
     active_units,
     bits_per_dim,
     elbo,
@@ -27,21 +27,7 @@ from .evaluation import (
     mode_coverage,
     reconstruction_error,
 )
-from .models.base import GenerativeModel
-
-
-def save_figure(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def write_table(table: pd.DataFrame, path_without_suffix: Path, floatfmt: str = ".3f") -> None:
-    """The same table as CSV (for machines) and markdown (for people)."""
-    table.to_csv(path_without_suffix.with_suffix(".csv"), index=False)
-    path_without_suffix.with_suffix(".md").write_text(
-        table.to_markdown(index=False, floatfmt=floatfmt) + "\n"
-    )
+from ..models.base import GenerativeModel
 
 
 def code_sites(model: GenerativeModel, x: torch.Tensor, **kwargs) -> list[str]:
@@ -80,7 +66,7 @@ def score_global_posterior(
     posterior-predictive density per data point, ``log (1/S) sum_s p(x_n | theta_s)`` over ``S``
     guide draws of the globals with the local latents integrated out (``model.marginal_model``).
     Per-datapoint ELBOs do not exist here (the globals' KL is shared by all points)."""
-    from .analysis import to_inference_data
+    from ..analysis import to_inference_data
 
     if model.marginal_model is None:
         raise ValueError(
@@ -153,7 +139,7 @@ KDE_BANDWIDTH_FACTORS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 def sample_kde(samples: torch.Tensor, data: Dataset):
     """``points -> log p_kde(points)`` for the kernel density estimate of ``samples``, its
     bandwidth chosen on ``data.val`` among multiples of Scott's rule."""
-    from .evaluation.kde import scott_bandwidth
+    from ..evaluation.kde import scott_bandwidth
 
     scott = scott_bandwidth(samples)
     candidates = [factor * scott for factor in KDE_BANDWIDTH_FACTORS]
@@ -190,82 +176,3 @@ def score_samples(
         row["num_modes"] = coverage["num_modes"]
         row["high_quality_fraction"] = coverage["high_quality_fraction"]
     return pd.DataFrame([row])
-
-
-def image_meta(data: Dataset) -> tuple | None:
-    """``(image_shape, kept_columns)`` for image data, else ``None``."""
-    if "image_shape" not in data.meta:
-        return None
-    return data.meta["image_shape"], data.meta.get("kept_columns")
-
-
-@torch.no_grad()
-def write_figures(model: GenerativeModel, data: Dataset, run_dir: Path, history=None) -> list[str]:
-    """The figures of a fitted run, as PNG files in ``run_dir``; returns their file names.
-
-    Always the loss curve (given a ``history``). Image data: a sample grid (one row per class for a
-    conditional model); for models with an ``encode`` / ``decode`` pair (VAE) also
-    reconstructions, latent interpolations, the posterior means coloured by class and, with two
-    latent dimensions, the decoded latent grid. 2-D data: the model's density (for a model without
-    a likelihood, a kernel density estimate of its samples) next to the data and the true density
-    where the data set knows it, and the model's samples over the data.
-    """
-    from .plots import (
-        image_grid,
-        plot_densities_2d,
-        plot_history,
-        plot_latent_codes,
-        plot_latent_interpolation,
-        plot_latent_manifold,
-        plot_reconstructions,
-        plot_samples_2d,
-        unflatten_images,
-    )
-
-    written = []
-
-    def save(fig, name):
-        save_figure(fig, run_dir / name)
-        written.append(name)
-
-    if history is not None:
-        save(plot_history(history), "loss.png")
-    test = data.test.to(model.device)
-    images = image_meta(data)
-    if images is not None:
-        if model.conditional:
-            per_class = 6
-            y = torch.arange(model.num_classes, device=model.device).repeat_interleave(per_class)
-            samples = model.sample(len(y), y=y)
-            grid = image_grid(
-                unflatten_images(samples, *images), ncols=per_class * 2, suptitle="samples by class"
-            )
-        else:
-            grid = image_grid(unflatten_images(model.sample(40), *images), suptitle="model samples")
-        save(grid, "samples.png")
-        if hasattr(model, "encode") and not model.conditional:
-            shown = test[:10]
-            save(
-                plot_reconstructions(shown, model.reconstruct(shown), *images),
-                "reconstructions.png",
-            )
-            save(
-                plot_latent_interpolation(model, test[:4], test[4:8], *images), "interpolation.png"
-            )
-            if model.latent_dim >= 2:
-                save(plot_latent_codes(model, test, data.test_labels), "latent_codes.png")
-            if model.latent_dim == 2:
-                save(plot_latent_manifold(model, *images), "latent_manifold.png")
-    if data.num_features == 2:
-        if model.has_exact_log_prob:
-            densities = {"model density": model.log_prob}
-        else:  # a kernel density estimate of the model's samples
-            densities = {
-                "density of samples (KDE)": sample_kde(model.sample(NUM_SCORED_SAMPLES), data)
-            }
-        if data.log_density is not None:
-            densities["true density"] = data.log_density
-        if densities:
-            save(plot_densities_2d(test, densities), "density.png")
-        save(plot_samples_2d(test, model.sample(len(test))), "samples.png")
-    return written
