@@ -55,6 +55,7 @@ def cmd_fit(args) -> None:
     from .models import get_model
     from .models.lookup import is_file_spec
     from .registry import PRESETS
+    from .runs.config import RunConfig
     from .runs.folder import open_shared_run_dir
     from .training.distributed import init_from_environment
 
@@ -74,33 +75,33 @@ def cmd_fit(args) -> None:
         model_options["latent_dim"] = args.latent_dim
     data, data_options, binarize, data_name = _load_for_model(args, model_class, model_options)
     model_options = {**model_class.options_from_data(data), **model_options}
-    config = {
-        "model": model_name,
-        "preset": args.model if args.model != model_name else None,
-        "model_options": model_options,
-        "data": data_name,
-        "data_options": data_options,
-        "binarize": binarize,
-        "dequantize": args.dequantize,
-        "drop_constant": args.drop_constant,
-        "seed": args.seed,
-        "data_seed": data_seed(args),
-        "estimator": args.estimator if loss is None else None,
-        "loss": loss,
-        "num_particles": args.num_particles,
-        "lr": args.lr,
-        "steps": args.steps,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-    }
+    config = RunConfig(
+        model=model_name,
+        preset=args.model if args.model != model_name else None,
+        model_options=model_options,
+        data=data_name,
+        data_options=data_options,
+        binarize=binarize,
+        dequantize=args.dequantize,
+        drop_constant=args.drop_constant,
+        seed=args.seed,
+        data_seed=data_seed(args),
+        estimator=args.estimator if loss is None else None,
+        loss=loss,
+        num_particles=args.num_particles,
+        lr=args.lr,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+    )
     torch.manual_seed(args.seed)
     model = model_class(data.num_features, **model_options).init_from_data(data.train)
     label = f"{_label(args.model)}-{_label(args.data)}"
-    with open_shared_run_dir(args.out, label, config, args.checkpoint, ranks) as run_dir:
+    with open_shared_run_dir(args.out, label, config.to_json(), args.checkpoint, ranks) as run_dir:
         _fit_into(run_dir, model, data, config, args, ranks)
 
 
-def _fit_into(run_dir: Path, model, data, config: dict, args, ranks) -> None:
+def _fit_into(run_dir: Path, model, data, config, args, ranks) -> None:
     """Train (resuming from ``run_dir``'s checkpoint where there is one), then write the model,
     the history, the scores and the figures. Under ``torchrun`` every process trains its part;
     rank 0 then leaves the group, scores and writes alone, and the others are done."""
@@ -115,15 +116,8 @@ def _fit_into(run_dir: Path, model, data, config: dict, args, ranks) -> None:
     result = fit(
         model,
         data,
-        estimator=args.estimator,
-        loss=config["loss"],
-        num_particles=args.num_particles,
-        steps=args.steps,
-        epochs=args.epochs,
-        batch_size=None if args.batch_size == 0 else args.batch_size,
-        lr=args.lr,
+        **config.fit_options(),
         device=args.device,
-        seed=args.seed,
         progress=not args.no_progress,
         checkpoint=run_dir / CHECKPOINT if args.checkpoint else None,
     )
@@ -132,7 +126,7 @@ def _fit_into(run_dir: Path, model, data, config: dict, args, ranks) -> None:
     if ranks.active:
         dist.destroy_process_group()  # scoring below runs on rank 0 alone
     result.history.to_csv(run_dir / "history.csv", index=False)
-    save_model(run_dir, model, config)
+    save_model(run_dir, model, config.to_json())
     data = data.to(result.device)
     metrics = score_model(model, data, log_lik_samples=args.eval_samples)
     write_table(metrics, run_dir / "metrics")

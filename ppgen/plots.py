@@ -51,13 +51,14 @@ def unflatten_images(
 ) -> np.ndarray:
     """Rows of (possibly column-dropped) flattened images -> array ``(n, height, width)``.
 
-    ``kept_columns`` (from ``Dataset.meta``) puts the kept pixels back in place; dropped pixels
-    get ``fill``.
+    ``kept_columns`` (``Dataset.kept_columns``, a sequence of column indices) puts the kept
+    pixels back in place; dropped pixels get ``fill``.
     """
     x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     size = int(np.prod(image_shape))
     full = np.full((len(x), size), fill, dtype=np.float64)
-    full[:, kept_columns if kept_columns is not None else slice(None)] = x
+    # A list, not a tuple: numpy reads a tuple index as one index per dimension.
+    full[:, list(kept_columns) if kept_columns is not None else slice(None)] = x
     return full.reshape(len(x), *image_shape)
 
 

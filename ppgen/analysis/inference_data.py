@@ -49,11 +49,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..program.data_spec import DataSpec
 from ..program.errors import ProgramError
-from ..program.inspection import inspect_program
-from ..program.pair import split_pair
-from ..program.param_scope import pair_params
+from ..program.program import Program
 from ..training.distributed.ranks import current_ranks
 from ..training.distributed.sync import gather_objects
 from ..validation import check_flag, check_positive_int
@@ -93,7 +90,7 @@ def to_inference_data(
         kwargs: passed to model and guide (e.g. ``y=`` labels).
     """
     runs = _runs(model)
-    spec = DataSpec.for_call(runs[0], x, kwargs)
+    spec = Program.of(runs[0]).data(x, kwargs)
     check_positive_int(num_samples, "num_samples", allow_none=False)
     check_flag(prior, "prior")
     _check_labels(dims, coords)
@@ -110,7 +107,7 @@ def _runs(model) -> list:
         raise ValueError("to_inference_data got an empty list of runs")
     for index, run in enumerate(model):
         try:
-            split_pair(run)
+            Program.of(run)
         except TypeError as error:
             raise TypeError(f"run {index} of the list: {error}") from None
     return model
@@ -119,18 +116,15 @@ def _runs(model) -> list:
 def _one_run(run, spec, num_samples, prior, dims, coords, log_likelihood) -> tuple[dict, dict]:
     """One run's groups (one chain) and attributes; collective inside a process group."""
     args, call_kwargs = spec.call()
-    model_fn, guide_fn, declared_plate, nesting = split_pair(run)
-    with pair_params(model_fn, guide_fn):
-        info = inspect_program(
-            model_fn, guide_fn, args, call_kwargs, data_plate=declared_plate,
-            num_rows=spec.num_rows,
-        )  # fmt: skip
+    program = Program.of(run)
+    with program.scope():
+        info = program.inspect(args, call_kwargs, num_rows=spec.num_rows)
         _check_analysable(info)
-        nesting = info.nesting if nesting is None else nesting
+        nesting = program.nesting(info)
         share = _share(spec, info, coords)
         if share is not None:  # this rank's points (module docstring)
             args, call_kwargs = spec.call(share)
-        draws = GuideDraws(model_fn, guide_fn, args, call_kwargs, num_samples, -nesting - 1)
+        draws = GuideDraws(*program.pair, args, call_kwargs, num_samples, -nesting - 1)
         groups, attrs = run_groups(run, draws, info.data_plate, prior, dims, coords, log_likelihood)
     if share is not None:
         groups = _joined(gather_objects(current_ranks(), groups), info.data_plate)

@@ -25,7 +25,7 @@ def adversarial_section(run_dir: Path, quick: bool, progress: bool) -> str:
     """GMMN and GAN on ring8: modes captured, high-quality fraction, a two-sample test."""
     data = load_dataset("ring8")
     steps = 20 if quick else 2000
-    centers, std = data.meta["centers"], data.meta["std"]
+    centers, std = data.mode_centers, data.mode_std
     rows = []
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), layout="constrained")
     for ax, (method, loss) in zip(axes, LOSSES.items()):

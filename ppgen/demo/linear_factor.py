@@ -41,7 +41,7 @@ def linear_factor_section(run_dir: Path, quick: bool, progress: bool) -> str:
     """PPCA and factor analysis on digits by SVI, next to scikit-learn's closed-form/EM fits."""
     raw = load_dataset("digits", drop_constant=True)
     data = raw.to(resolve_device("auto"))  # models train and score where the data lives
-    image = (raw.meta["image_shape"], raw.meta["kept_columns"])
+    image = (raw.image_shape, raw.kept_columns)
     x_train, x_test = raw.train.numpy(), raw.test.numpy()
     rows, histories, fitted, references = [], {}, {}, {}
     for name, (model_class, sk_kind, estimator, lr, steps) in LINEAR_FACTOR_SETUPS.items():

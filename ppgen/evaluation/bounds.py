@@ -24,9 +24,7 @@ import math
 
 import torch
 
-from ..program.data_spec import DataSpec
-from ..program.pair import split_pair
-from ..program.param_scope import pair_params
+from ..program.program import Program
 from ..training.distributed.ranks import current_ranks
 from ..training.distributed.sync import gather_rows
 from ..validation import check_name
@@ -40,7 +38,7 @@ def _chunks(total: int, size: int):
         yield min(size, total - start)
 
 
-def _row_calls(model, x, batch_size, kwargs: dict, kind: str = "marginal", shard: bool = True):
+def _row_calls(program, x, batch_size, kwargs: dict, kind: str = "marginal", shard: bool = True):
     """``(calls, weights)``: ``(args, kwargs)`` for ``batch_size`` rows at a time (all rows for
     ``None``; keyword tensors with one row per data point, e.g. labels, are split alike) and the
     pair's :class:`PointWeights`."""
@@ -48,7 +46,7 @@ def _row_calls(model, x, batch_size, kwargs: dict, kind: str = "marginal", shard
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    spec = DataSpec.for_call(model, x, kwargs)
+    spec = program.data(x, kwargs)
     rows = spec.num_rows
     first_rows = None if rows is None else min(rows, batch_size or rows)
     share = None
@@ -57,7 +55,7 @@ def _row_calls(model, x, batch_size, kwargs: dict, kind: str = "marginal", shard
     ):  # this rank's points (module docstring)
         offset, length = current_ranks().part(rows)
         share = range(offset, offset + length)
-    return spec.chunks(batch_size, share), PointWeights(model, first_rows, kind)
+    return spec.chunks(batch_size, share), PointWeights(program, first_rows, kind)
 
 
 def _gathered(parts: list) -> torch.Tensor:
@@ -73,17 +71,21 @@ def elbo(
     num_samples: int = 1,
     chunk_size: int = 100,
     batch_size: int | None = 1000,
+    *,
+    data_plate: str | None = None,
     **kwargs,
 ) -> torch.Tensor:
     """Monte Carlo ELBO per data point, shape ``(num_points,)``, averaged over ``num_samples``.
 
     ``x``: the data the programs take (a tensor of any shape with rows on dim 0, a tuple or dict
     of tensors); ``kwargs`` go to model and guide (e.g. ``y=`` labels). ``chunk_size`` samples
-    for ``batch_size`` points (``None``: all) at a time."""
+    for ``batch_size`` points (``None``: all) at a time. ``data_plate`` names the plate over data
+    points where the program's trace cannot tell it."""
     check_num_samples(num_samples)
-    calls, weights = _row_calls(model, x, batch_size, kwargs)
+    program = Program.of(model, data_plate)
+    calls, weights = _row_calls(program, x, batch_size, kwargs)
     parts = []
-    with pair_params(*split_pair(model)[:2]):
+    with program.scope():
         for args, row_kwargs in calls:
             total = sum(
                 weights(args, row_kwargs, n).sum(0) for n in _chunks(num_samples, chunk_size)
@@ -100,6 +102,8 @@ def log_likelihood(
     chunk_size: int = 100,
     batch_size: int | None = 1000,
     kind: str = "marginal",
+    *,
+    data_plate: str | None = None,
     **kwargs,
 ) -> torch.Tensor:
     """Importance-sampled log-likelihood per data point, shape ``(num_points,)``.
@@ -118,12 +122,14 @@ def log_likelihood(
       ``num_samples`` grows when the locals' guide is exact).
 
     The joint ``log p(x_1..N)`` of a program with global latents is :func:`joint_log_likelihood`.
+    ``data_plate`` names the plate over data points where the program's trace cannot tell it.
     """
     check_name(kind, ("marginal", "predictive"), "log-likelihood kind")
     check_num_samples(num_samples)
-    calls, weights = _row_calls(model, x, batch_size, kwargs, kind)
+    program = Program.of(model, data_plate)
+    calls, weights = _row_calls(program, x, batch_size, kwargs, kind)
     parts = []
-    with pair_params(*split_pair(model)[:2]):
+    with program.scope():
         for args, row_kwargs in calls:
             parts.append(_log_mean_exp(weights, args, row_kwargs, num_samples, chunk_size))
     return _gathered(parts)
@@ -131,7 +137,7 @@ def log_likelihood(
 
 @torch.no_grad()
 def joint_log_likelihood(
-    model, x, num_samples: int = 5000, chunk_size: int = 100, **kwargs
+    model, x, num_samples: int = 5000, chunk_size: int = 100, *, data_plate=None, **kwargs
 ) -> torch.Tensor:
     """The importance-weighted estimate of ``log p(x_1..N)``, all points jointly (a scalar).
 
@@ -142,8 +148,9 @@ def joint_log_likelihood(
     expectation; it is the quantity for programs with global latents.
     """
     check_num_samples(num_samples)
-    calls, weights = _row_calls(model, x, None, kwargs, "joint", shard=False)
-    with pair_params(*split_pair(model)[:2]):
+    program = Program.of(model, data_plate)
+    calls, weights = _row_calls(program, x, None, kwargs, "joint", shard=False)
+    with program.scope():
         (args, call_kwargs), *_ = calls
         return _log_mean_exp(weights, args, call_kwargs, num_samples, chunk_size)[0]
 
@@ -161,7 +168,7 @@ def bits_per_dim(log_lik, num_dims: int, log_det: float = 0.0):
     """Negative log-likelihood in bits per dimension, ``-(log_lik - log_det) / (num_dims log 2)``.
 
     For uniformly dequantized data (``load_dataset(..., dequantize=True)``) pass
-    ``log_det=data.meta["dequantization_log_det"]`` (``D log num_levels``): it converts the
+    ``log_det=data.dequantization_log_det`` (``D log num_levels``): it converts the
     density on [0, 1)^D back to the discrete pixel levels, the scale the literature reports
     (Theis et al. 2016). Works on tensors and floats alike.
     """

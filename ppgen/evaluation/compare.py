@@ -26,7 +26,7 @@ import pandas as pd
 from ..data import Dataset
 from ..inference import get_estimator
 from ..models.base import GenerativeModel
-from ..training.trainer import resolve_device
+from ..training.device import resolve_device
 from ..validation import check_positive_int
 from .contestants import ModelContestants as _model_contestants
 from .contestants import PairContestants as _pair_contestants

@@ -21,10 +21,8 @@ from ..data import Dataset
 from ..inference.requirements import applicable_estimators, requirement_failure
 from ..program.data_spec import DataSpec
 from ..program.errors import ProgramError
-from ..program.inspection import inspect_program
-from ..program.param_scope import pair_params
+from ..program.program import Program
 from ..training import fit
-from ..training.step import owned_modules
 from .bounds import log_likelihood
 
 
@@ -61,10 +59,7 @@ class ModelContestants:
 
     def check(self, built: dict) -> None:
         rows = self.data.train[:2].to(self.model.device)
-        info = inspect_program(
-            self.model.model, self.model.guide, (rows,), {}, data_plate=self.model.data_plate
-        )
-        _refuse_inapplicable(built, info)
+        _refuse_inapplicable(built, Program.of(self.model).inspect((rows,), {}))
 
     def train(self, estimator, settings: dict):
         candidate = self.model.clone().to(self.device)
@@ -99,20 +94,18 @@ class PairContestants:
         self.train_data, self.test_data = train, test_data
         self.model_kwargs = fit_options.get("model_kwargs") or {}
         spec = DataSpec.from_data(train, fit_options.get("model_args", ()), self.model_kwargs)
+        self.program = Program.of(pair, fit_options.get("data_plate"))
         # On all rows: parameters a program sizes by its first call (per-row guides) are
         # created at their real size, and then saved.
-        with pair_params(*pair, training=True):
-            self.info = inspect_program(
-                *pair, *spec.call(), data_plate=fit_options.get("data_plate"),
-                num_rows=spec.num_rows,
-            )  # fmt: skip
+        with self.program.scope(training=True):
+            self.info = self.program.inspect(*spec.call(), num_rows=spec.num_rows)
             self.snapshot = self._snapshot()
 
     def _snapshot(self) -> dict:
         store = pyro.get_param_store()
         return {
             "params": {n: pyro.param(n).unconstrained().detach().clone() for n in store.keys()},
-            "modules": [copy.deepcopy(m.state_dict()) for m in owned_modules(*self.pair)],
+            "modules": [copy.deepcopy(m.state_dict()) for m in self.program.modules()],
         }
 
     def _restore(self) -> None:
@@ -121,14 +114,14 @@ class PairContestants:
             for name, value in self.snapshot["params"].items():
                 if name in store:
                     pyro.param(name).unconstrained().copy_(value)
-        for module, state in zip(owned_modules(*self.pair), self.snapshot["modules"]):
+        for module, state in zip(self.program.modules(), self.snapshot["modules"]):
             module.load_state_dict(state)
 
     def check(self, built: dict) -> None:
         _refuse_inapplicable(built, self.info)
 
     def train(self, estimator, settings: dict):
-        with pair_params(*self.pair, training=True):
+        with self.program.scope(training=True):
             self._restore()
         result = fit(self.pair, self.data, estimator=estimator, **settings)
         return self.pair, result.history

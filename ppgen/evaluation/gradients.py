@@ -20,21 +20,19 @@ import torch
 
 from ..inference.objective import resolve_objective
 from ..inference.requirements import check_estimator
-from ..program.data_spec import DataSpec
-from ..program.inspection import inspect_program, program_traces
-from ..program.pair import split_pair
-from ..program.param_scope import pair_params
-from ..training.step import owned_modules
+from ..program.inspection import program_traces
+from ..program.pair import owned_modules
+from ..program.program import Program, read_program
 
 
 def parameter_groups(model, x, **kwargs) -> dict[str, list]:
     """``{"model": [...], "guide": [...]}`` for a ppgen model or a pair on data ``x``; a
     parameter is the guide's if ``log q`` uses it."""
-    model_fn, guide_fn, _, _ = split_pair(model)
-    args, call_kwargs = DataSpec.for_call(model, x, kwargs).call()
-    with pair_params(model_fn, guide_fn):
-        parameters = _program_parameters(model_fn, guide_fn, args, call_kwargs)
-        return _split_groups(guide_fn, parameters, args, call_kwargs)
+    program = Program.of(model)
+    args, call_kwargs = program.data(x, kwargs).call()
+    with program.scope():
+        parameters = _program_parameters(*program.pair, args, call_kwargs)
+        return _split_groups(program.guide_fn, parameters, args, call_kwargs)
 
 
 def _program_parameters(model_fn, guide_fn, args, kwargs) -> list:
@@ -65,6 +63,8 @@ def gradient_stats(
     estimator="trace",
     num_repeats: int = 100,
     num_particles: int | None = None,
+    *,
+    data_plate: str | None = None,
     **kwargs,
 ) -> pd.DataFrame:
     """Statistics of ``num_repeats`` gradient estimates at the current parameters.
@@ -77,25 +77,23 @@ def gradient_stats(
             ``get_estimator("tracegraph", baseline="nvil")``, whose baseline state is used).
         num_repeats: independent estimates to draw (at least 2).
         num_particles: particles for a named estimator; ``None`` for its own default.
+        data_plate: the plate over data points, where the program's trace cannot tell it.
         kwargs: passed to model and guide.
 
     Returns:
         One row per parameter group with ``estimator``, ``group``, ``num_params``, ``mean_norm``,
         ``variance``, ``snr``, ``seconds``.
     """
-    model_fn, guide_fn, plate, nesting = split_pair(model)
-    spec = DataSpec.for_call(model, x, kwargs)
     if isinstance(num_repeats, bool) or not isinstance(num_repeats, int) or num_repeats < 2:
         raise ValueError(f"num_repeats must be an int >= 2, got {num_repeats!r}")
+    call = read_program(model, x, kwargs, data_plate=data_plate)
+    model_fn, guide_fn = call.program.pair
+    spec = call.spec
     args, call_kwargs = spec.call()
-    with pair_params(model_fn, guide_fn):
-        info = inspect_program(
-            model_fn, guide_fn, args, call_kwargs, data_plate=plate, num_rows=spec.num_rows
-        )
-        nesting = info.nesting if nesting is None else nesting
-        objective, name = resolve_objective(estimator, None, num_particles, nesting)
-        check_estimator(objective, info)
-        objective.set_data_plate(info.data_plate)
+    with call.program.scope():
+        objective, name = resolve_objective(estimator, None, num_particles, call.nesting)
+        check_estimator(objective, call.info)
+        objective.set_data_plate(call.data_plate)
         parameters = _program_parameters(model_fn, guide_fn, args, call_kwargs)
         groups = _split_groups(guide_fn, parameters, args, call_kwargs)
         estimates, seconds = _estimates(

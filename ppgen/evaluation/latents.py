@@ -15,7 +15,7 @@ from pyro.poutine.util import prune_subsample_sites
 from ..models.base import GenerativeModel
 from ..program.data_spec import check_tensor
 from ..program.importance import vectorize
-from ..program.pair import resolve_pair
+from ..program.program import Program
 
 #: Burda et al. (2016): a unit is active when the variance over x of E_q[u | x] exceeds this.
 ACTIVITY_THRESHOLD = 0.01
@@ -35,7 +35,7 @@ def posterior_mean(
         model.check_data(x, "x")
     else:
         check_tensor(x, "x")
-    pair = resolve_pair(model, (x,), kwargs)
+    pair = Program.of(model).resolved((x,), kwargs)
     guide_fn = pair.guide_fn
     trace = prune_subsample_sites(poutine.trace(guide_fn).get_trace(x, **kwargs))
     latent = [n for n, s in trace.nodes.items() if s["type"] == "sample" and not s["is_observed"]]

@@ -27,7 +27,7 @@ def mode_coverage(
 
     Args:
         samples: generated points ``(n, d)``.
-        centers, std: the mixture, e.g. ``dataset.meta["centers"]`` and ``dataset.meta["std"]``.
+        centers, std: the mixture, e.g. ``dataset.mode_centers`` and ``dataset.mode_std``.
         num_std: the high-quality radius in standard deviations.
 
     Returns:

@@ -14,7 +14,7 @@ import torch
 from ..models.base import GenerativeModel
 from ..program.data_spec import check_tensor
 from ..program.importance import scored_trace, split_log_prob, vectorize
-from ..program.pair import resolve_pair
+from ..program.program import Program
 from ..validation import check_name
 
 METRICS = ("nll", "squared")
@@ -35,7 +35,7 @@ def reconstruction_error(
     else:
         check_tensor(x, "x")
         observed = "x"
-    pair = resolve_pair(model, (x,), kwargs)
+    pair = Program.of(model).resolved((x,), kwargs)
     data_plate, sample_dim = pair.data_plate, -pair.nesting - 1
     guide_trace = poutine.trace(vectorize(pair.guide_fn, num_samples, sample_dim)).get_trace(
         x, **kwargs

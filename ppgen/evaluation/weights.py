@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import torch
 
-from ..program.data_spec import DataSpec
 from ..program.errors import ProgramError
 from ..program.importance import weight_parts
-from ..program.inspection import inspect_program
-from ..program.pair import split_pair
+from ..program.program import Program
 
 
 def check_num_samples(num_samples) -> None:
@@ -28,14 +26,13 @@ def check_num_samples(num_samples) -> None:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
 
 
-def point_program(model, args: tuple, kwargs: dict, rows: int | None, kind: str = "marginal"):
+def point_program(
+    program: Program, args: tuple, kwargs: dict, rows: int | None, kind: str = "marginal"
+):
     """``(model_fn, guide_fn, data_plate, nesting)`` of a program with per-datapoint weights, read
     off one call with ``rows`` batched data rows; refuses the others (module docstring). Global
     latents are refused for ``kind="marginal"`` only."""
-    model_fn, guide_fn, declared_plate, nesting = split_pair(model)
-    info = inspect_program(
-        model_fn, guide_fn, args, kwargs, data_plate=declared_plate, num_rows=rows
-    )
+    info = program.inspect(args, kwargs, num_rows=rows)
     if info.data_plate is None:
         raise ProgramError(
             "per-datapoint weights need a vectorized plate over the data points that every "
@@ -62,7 +59,7 @@ def point_program(model, args: tuple, kwargs: dict, rows: int | None, kind: str 
             "posterior predictive under the guide), joint_log_likelihood (log p(x_1..N)), or "
             "ppgen.analysis.to_inference_data"
         )
-    return model_fn, guide_fn, info.data_plate, info.nesting if nesting is None else nesting
+    return program.model_fn, program.guide_fn, info.data_plate, program.nesting(info)
 
 
 class PointWeights:
@@ -81,26 +78,27 @@ class PointWeights:
       ``log p(x_1..N)``.
     """
 
-    def __init__(self, model, first_rows: int | None, kind: str = "marginal"):
-        self.model, self.first_rows, self.kind, self.program = model, first_rows, kind, None
+    def __init__(self, program: Program, first_rows: int | None, kind: str = "marginal"):
+        self.program, self.first_rows, self.kind, self.resolved = program, first_rows, kind, None
 
     def __call__(self, args: tuple, kwargs: dict, num_samples: int) -> torch.Tensor:
-        if self.program is None:
-            self.program = point_program(self.model, args, kwargs, self.first_rows, self.kind)
-        model_fn, guide_fn, data_plate, nesting = self.program
+        if self.resolved is None:
+            self.resolved = point_program(self.program, args, kwargs, self.first_rows, self.kind)
+        model_fn, guide_fn, data_plate, nesting = self.resolved
         parts = weight_parts(model_fn, guide_fn, args, kwargs, num_samples, data_plate, nesting)
         return parts.joint().log_w if self.kind == "joint" else parts.log_w
 
 
-def log_importance_weights(model, x, num_samples: int, **kwargs) -> torch.Tensor:
+def log_importance_weights(
+    model, x, num_samples: int, *, data_plate: str | None = None, **kwargs
+) -> torch.Tensor:
     """``log p(x, z_s) - log q(z_s | x)`` for ``num_samples`` draws ``z_s ~ q``, shape
     ``(num_samples, num_points)`` (module docstring). ``model`` is a
-    :class:`~ppgen.models.GenerativeModel` or a ``(model, guide)`` pair."""
-    from ..program.param_scope import pair_params
-
-    spec = DataSpec.for_call(model, x, kwargs)
+    :class:`~ppgen.models.GenerativeModel` or a ``(model, guide)`` pair; ``data_plate`` names
+    the plate over data points where the trace cannot tell it."""
+    program = Program.of(model, data_plate)
+    spec = program.data(x, kwargs)
     check_num_samples(num_samples)
-    model_fn, guide_fn, _, _ = split_pair(model)
-    with pair_params(model_fn, guide_fn):
+    with program.scope():
         args, call_kwargs = spec.call()
-        return PointWeights(model, spec.num_rows)(args, call_kwargs, num_samples)
+        return PointWeights(program, spec.num_rows)(args, call_kwargs, num_samples)

@@ -22,7 +22,7 @@ import math
 import torch
 
 from ..program.importance import WeightParts, weight_parts
-from ..program.pair import PairCache
+from ..program.program import PairCache
 from .estimator import Estimator
 
 

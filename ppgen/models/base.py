@@ -128,6 +128,10 @@ class GenerativeModel(PyroModule):
     #: Whether ``model``/``guide`` have no data-dependent Python control flow, so that ``fit``
     #: may replay them from a TorchScript trace (recipe step 9).
     traceable = False
+    #: Whether the model offers ``encode(x)``, ``decode(z)`` and ``reconstruct(x)`` over a real
+    #: code of ``latent_dim`` units (a VAE): a run's figures then show reconstructions,
+    #: interpolations and latent maps (:mod:`ppgen.runs.figures`).
+    autoencodes = False
     #: ``fit``'s learning rate and budget unless given: ones with which the model converges on
     #: its bundled data sets (measured in ``benchmarks/fit_defaults.py``).
     default_lr = 1e-3

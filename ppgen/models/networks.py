@@ -34,7 +34,7 @@ def image_shape_options(data) -> dict:
 
     Vector data and images with dropped constant columns have no shape a model could use.
     """
-    shape = data.meta.get("image_shape")
+    shape = data.image_shape
     if shape is None or data.num_features != int(torch.tensor(shape).prod()):
         return {}
     return {"image_shape": tuple(shape)}

@@ -55,6 +55,7 @@ class VAE(GenerativeModel):
     """Variational autoencoder: MLP/conv networks, Gaussian/flow prior, diagonal/full/IAF guide."""
 
     traceable = True  # no data-dependent control flow in model/guide
+    autoencodes = True  # encode, decode, reconstruct
 
     likelihood = "bernoulli"  # the default; an instance sets its own from the constructor
     # Converges on binarized digits (benchmarks/results/fit_defaults.md).

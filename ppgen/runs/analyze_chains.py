@@ -23,9 +23,9 @@ import torch
 
 from ..analysis.figures import agreement_figure, posterior_figure
 from ..analysis.inference_data import to_inference_data
+from ..analysis.run_agreement import agreement_quantities, run_agreement
 from .analyze import posterior_summary, split_data, write_loo
 from .tables import save_figure
-from ..analysis.run_agreement import agreement_quantities, run_agreement
 
 
 def runs_share_model_and_data(loaded: list[tuple], split: str) -> str | None:

@@ -15,9 +15,9 @@ from .tables import save_figure
 
 def image_meta(data: Dataset) -> tuple | None:
     """``(image_shape, kept_columns)`` for image data, else ``None``."""
-    if "image_shape" not in data.meta:
+    if data.image_shape is None:
         return None
-    return data.meta["image_shape"], data.meta.get("kept_columns")
+    return data.image_shape, data.kept_columns
 
 
 @torch.no_grad()
@@ -64,7 +64,7 @@ def write_figures(model: GenerativeModel, data: Dataset, run_dir: Path, history=
         else:
             grid = image_grid(unflatten_images(model.sample(40), *images), suptitle="model samples")
         save(grid, "samples.png")
-        if hasattr(model, "encode") and not model.conditional:
+        if model.autoencodes and not model.conditional:
             shown = test[:10]
             save(
                 plot_reconstructions(shown, model.reconstruct(shown), *images),

@@ -38,29 +38,13 @@ from ..models import get_model
 from ..models.base import GenerativeModel
 from ..models.lookup import is_file_spec
 from ..validation import probe_writable
+from .config import RunConfig
 
 CONFIG = "config.json"
 MODEL = "model.pt"
 CHECKPOINT = "checkpoint.pt"
 #: Keys of ``config.json`` that a resumed run must share with the run that wrote the folder.
-RESUME_KEYS = (
-    "model",
-    "model_options",
-    "data",
-    "data_options",
-    "binarize",
-    "dequantize",
-    "drop_constant",
-    "seed",
-    "data_seed",
-    "estimator",
-    "loss",
-    "num_particles",
-    "lr",
-    "steps",
-    "epochs",
-    "batch_size",
-)
+RESUME_KEYS = RunConfig.resume_keys()
 
 
 def sha256(path: Path) -> str:

@@ -7,9 +7,6 @@ resuming and reloading run folders is :mod:`ppgen.runs.folder`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import matplotlib.pyplot as plt
 import pandas as pd
 import pyro.poutine as poutine
 import torch
@@ -118,8 +115,8 @@ def score_model(
             estimate = log_likelihood(model, x, log_lik_samples, **kwargs)
             row["log_lik"] = float(estimate.mean())
             row["log_lik_method"] = f"importance sampling, k={log_lik_samples}"
-        if "log_lik" in row and "dequantization_log_det" in data.meta:
-            log_det = data.meta["dequantization_log_det"]
+        if "log_lik" in row and data.dequantization_log_det is not None:
+            log_det = data.dequantization_log_det
             row["bits_per_dim"] = bits_per_dim(row["log_lik"], data.num_features, log_det)
         # One code site: its active units and reconstructions. Several (DRAW's steps, a diffusion
         # chain's levels) have no single code to count units of.
@@ -170,8 +167,8 @@ def score_samples(
         "nn_distance_ratio": memorization["ratio"],
         "copy_fraction": memorization["copy_fraction"],
     }
-    if "centers" in data.meta:
-        coverage = mode_coverage(samples, data.meta["centers"], data.meta["std"])
+    if data.mode_centers is not None:
+        coverage = mode_coverage(samples, data.mode_centers, data.mode_std)
         row["modes_captured"] = coverage["modes_captured"]
         row["num_modes"] = coverage["num_modes"]
         row["high_quality_fraction"] = coverage["high_quality_fraction"]

@@ -3,7 +3,8 @@ over its parts (settings, the minibatch plan, the loop, the step and its optimiz
 streaming, checkpoints, history, convergence, the compiled step) and ``distributed/``."""
 
 from .convergence import ConvergenceWarning
+from .device import resolve_device
 from .history import TrainingDivergedError
-from .trainer import FitResult, fit, resolve_device
+from .trainer import FitResult, fit
 
 __all__ = ["ConvergenceWarning", "FitResult", "TrainingDivergedError", "fit", "resolve_device"]

@@ -19,9 +19,7 @@ the same decisions (divergence, validation, stopping, checkpoints); only rank 0 
 
 from __future__ import annotations
 
-import math
 import time
-from contextlib import nullcontext
 
 import pandas as pd
 import torch
@@ -33,81 +31,55 @@ from .convergence import (
     early_stopping_update,
     monitored_curve,
 )
-from .distributed.noise import GlobalBatchNoise
 from .distributed.ranks import ONE_PROCESS
 from .distributed.sync import broadcast_object
 from .history import History, TrainingDivergedError, due, run_callback
+from .plan import RunPlan
+from .settings import FitSettings
+from .step_batches import StepBatches, StepCall
 
 
 class TrainingLoop:
-    """Runs :class:`~ppgen.training.step.Stepper` over the data until the budget or a stopping
-    rule ends the run. ``cadence`` is ``(total, log_every, val_every, checkpoint_every,
-    rows_per_batch, epoch_rows)``; ``indices`` the :class:`SubsampleIndices` of a program that
-    subsamples its own plate."""
+    """Runs :class:`~ppgen.training.step.Stepper` over the batches of :class:`StepBatches` until
+    the plan's budget or a stopping rule ends the run."""
 
     def __init__(
         self,
         model,
-        data,
+        batches: StepBatches,
         stepper,
         state,
         validator,
-        settings,
-        name,
-        cadence,
-        indices,
+        settings: FitSettings,
+        plan: RunPlan,
+        name: str,
         ranks=ONE_PROCESS,
     ):
         self.model, self.name = model, name
-        self.spec, self.plan, self.info, self.call = (
-            data  # call(spec, plan, index, generator, part)
-        )
-        self.stepper, self.state, self.validator = stepper, state, validator
-        self.settings, self.cadence, self.indices = settings, cadence, indices
-        self.ranks = ranks
+        self.batches, self.stepper, self.state, self.validator = batches, stepper, state, validator
+        self.settings, self.plan, self.ranks = settings, plan, ranks
         self.history = History(state.rows, ranks)
 
     # ----- one step ---------------------------------------------------------------------------
-    def draw(self):
-        """``(args, kwargs, normalizer)`` for this rank's part of the next step's global batch;
-        ``args is None`` where the part is empty. The normalizer divides by the rank's share of
-        the batch, so that the ranks' losses add up to one process's loss on the whole batch."""
-        index = self.state.order.next_index()  # the global batch
-        offset, length = self.ranks.part(len(index))
-        share = length / len(index)
-        if self.plan.kind == "unbatched":  # each rank estimates the whole objective
-            offset, length, share = 0, len(index), 1 / self.ranks.world_size
-        self.stepper.noise = self.noise(offset, length, len(index))
-        if length == 0:
-            return None, None, 1.0
-        part = slice(offset, offset + length)
-        normalizer = self.plan.normalizer(length, self.spec.num_rows, self.info) / share
-        if self.indices is not None:  # the program subsamples: all rows, the plate gets these
-            self.indices.current = index[part]
-            index, part = torch.arange(self.spec.num_rows, device=index.device), None
-        args, kwargs = self.call(self.spec, self.plan, index, self.state.generator, part)
-        return args, kwargs, normalizer
-
-    def noise(self, offset: int, length: int, total: int):
-        """The exact-equivalence test mode's noise for this part (:mod:`.distributed.noise`)."""
-        if self.settings["distributed_noise"] != "global_batch" or self.plan.kind == "unbatched":
-            return nullcontext()
-        return GlobalBatchNoise(self.info.data_plate, offset, length, total)
+    def draw(self) -> StepCall:
+        call = self.batches.next()
+        self.stepper.noise = call.noise
+        return call
 
     def diverged(self, reason: str, step: int):
         restored = self.state.restore_last_good()
         raise TrainingDivergedError(
             f"training diverged at step {step} with {self.name}: {reason}. Try a smaller lr "
-            f"(now {self.settings['lr']:g}), clip_norm=, more particles, or another "
+            f"(now {self.settings.lr:g}), clip_norm=, more particles, or another "
             f"estimator.{restored}",
             step,
             pd.DataFrame(self.state.rows if restored else self.history.rows),
         )
 
     def model_step(self):
-        args, kwargs, normalizer = self.draw()
+        call = self.draw()
         try:
-            value = self.stepper.model_step(args, kwargs, normalizer)
+            value = self.stepper.model_step(call.args, call.kwargs, call.normalizer)
         except (ValueError, RuntimeError) as error:
             # Non-finite parameters surface here when sampling refuses them (Bernoulli,
             # Categorical) or under validation; otherwise as a non-finite loss on a log step.
@@ -116,24 +88,26 @@ class TrainingLoop:
             reason = f"parameters became non-finite ({str(error).splitlines()[0]})"
             self.diverged(reason, self.state.step + 1)
         parts = self.stepper.objective.last_parts
-        if args is None:  # no rows here this step: zero terms, as many as the other ranks sum
+        if call.args is None:  # no rows here this step: zero terms, as many as the others sum
             parts = {name: torch.zeros_like(part) for name, part in parts.items()}
-        self.history.record(value, parts, normalizer)
+        self.history.record(value, parts, call.normalizer)
         self.state.step += 1
 
     # ----- the run ----------------------------------------------------------------------------
     def run(self) -> pd.DataFrame:
-        total, log_every = self.cadence[:2]
+        total, log_every = self.plan.total_steps, self.plan.log_every
         state, stepper = self.state, self.stepper
-        shown = self.settings["progress"] and self.ranks.is_main
+        shown = self.settings.progress and self.ranks.is_main
         bar = tqdm(total=total, initial=state.step, disable=not shown, desc=self.name)
         if state.last_good is None:
             state.keep_last_good(self.history.rows)
         tick = time.perf_counter()
         while state.step < total and state.stopped is None:
-            for _ in range(stepper.objective.adversary_steps):
-                args, kwargs, normalizer = self.draw()
-                self.history.record_adversary(stepper.adversary_step(args, kwargs, normalizer))
+            for _ in range(self.plan.adversary_steps):
+                call = self.draw()
+                self.history.record_adversary(
+                    stepper.adversary_step(call.args, call.kwargs, call.normalizer)
+                )
             if stepper.adversary_schedule is not None:
                 stepper.adversary_schedule.step()
             self.model_step()
@@ -148,18 +122,13 @@ class TrainingLoop:
         return self.history.frame()
 
     def epoch(self) -> float:
-        total, log_every, _, _, rows, epoch_rows = self.cadence
-        steps_taken = self.state.step * (1 + self.stepper.objective.adversary_steps)
-        if self.plan.kind in ("program", "unbatched"):
-            return steps_taken * rows / epoch_rows
-        batches_per_epoch = math.ceil(epoch_rows / rows)
-        return (steps_taken - 1) // batches_per_epoch + self.state.order.position / epoch_rows
+        return self.plan.epoch(self.state.step, self.state.order.position)
 
     def log_step(self) -> None:
         """One history row: window means, validation and callback where due, stopping rules,
         checkpoint, and the new last good state."""
-        total, log_every, val_every, checkpoint_every = self.cadence[:4]
-        state = self.state
+        plan, state = self.plan, self.state
+        total, log_every = plan.total_steps, plan.log_every
         window = len(self.history.window)
         row, problem = self.history.close_window()
         if problem is not None:
@@ -174,19 +143,21 @@ class TrainingLoop:
             **row,
         }
         last = state.step == total
-        validated = self.validator is not None and (due(state.step, val_every, log_every) or last)
+        validated = self.validator is not None and (
+            due(state.step, plan.val_every, log_every) or last
+        )
         if validated:
             row.update(self.validator())
-        if self.settings["callback"] is not None:  # on every rank: it may evaluate collectively
-            row.update(run_callback(self.settings["callback"], state.step, self.model))
+        if self.settings.callback is not None:  # on every rank: it may evaluate collectively
+            row.update(run_callback(self.settings.callback, state.step, self.model))
         row = broadcast_object(self.ranks, row)  # rank 0's wall time and callback values
         self.history.rows.append(row)
         state.rows = self.history.rows
-        if validated and self.settings["early_stopping"] is not None:
+        if validated and self.settings.early_stopping is not None:
             self.early_stopping(row)
-        if self.settings["steps"] == "converged" and state.stopped is None and not last:
+        if self.settings.until_converged and state.stopped is None and not last:
             self.stop_if_converged(total)
-        on_cadence = state.stopped is not None or due(state.step, checkpoint_every, log_every)
+        on_cadence = state.stopped is not None or due(state.step, plan.checkpoint_every, log_every)
         if state.path is not None and (on_cadence or last):
             state.save(self.history.rows)
         if on_cadence:  # in memory, with or without a checkpoint file (~1 ms for a small VAE)
@@ -195,7 +166,7 @@ class TrainingLoop:
     def early_stopping(self, row: dict) -> None:
         state = self.state
         state.best = early_stopping_update(state.best, row, state.step, state.weights)
-        if state.best["waited"] >= self.settings["early_stopping"]:
+        if state.best["waited"] >= self.settings.early_stopping:
             state.load_weights(state.best["weights"])
             state.stopped = "early_stopping"
 

@@ -1,10 +1,9 @@
-"""The training step: parameters, optimizers and schedules, the model's and the adversary's steps.
+"""The training step: the model's and the adversary's optimizer steps.
 
-:func:`discover_parameters` runs the objective once so that lazily created parameters exist
-(``pyro.param``, ``pyro.module``, autoguides) and collects every trainable tensor: module
-parameters, the unconstrained tensors behind ``pyro.param``, and an estimator's own (NVIL's
-baseline). :class:`Stepper` owns the optimizers and runs one step, from a checked TorchScript
-trace of the objective where ``compile`` allows (:mod:`ppgen.training.compiled`), else eagerly.
+:class:`Stepper` owns the optimizers (:mod:`.optimizers`) of the parameters that
+:func:`~ppgen.training.parameters.discover_parameters` found, and runs one step, from a checked
+TorchScript trace of the objective where the plan compiles it (:mod:`ppgen.training.compiled`),
+else eagerly.
 In a data-parallel run it starts every rank from rank 0's values and sums each step's weighted
 gradients over ranks before clipping and stepping (:mod:`ppgen.training.distributed.sync`).
 """
@@ -14,82 +13,40 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 import pyro
-import pyro.poutine as poutine
 import torch
 
 from .compiled import CompiledObjective
 from .distributed.ranks import ONE_PROCESS
 from .distributed.sync import broadcast_tensors, sum_gradients
-
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-SCHEDULES = ("cosine", "constant")
-
-
-def owned_modules(*fns) -> list[torch.nn.Module]:
-    """The ``nn.Module`` objects behind a model and guide (modules, or their bound methods)."""
-    found = []
-    for fn in fns:
-        owner = fn if isinstance(fn, torch.nn.Module) else getattr(fn, "__self__", None)
-        if isinstance(owner, torch.nn.Module) and all(owner is not m for m in found):
-            found.append(owner)
-    return found
-
-
-def check_finite_parameters(modules) -> None:
-    for module in modules:
-        for name, param in module.named_parameters():
-            if not torch.isfinite(param).all():
-                raise ValueError(
-                    f"parameter {name!r} of {type(module).__name__} is non-finite (NaN or inf) "
-                    "before training; re-initialise the model"
-                )
-
-
-def discover_parameters(objective, model_fn, guide_fn, modules, args, kwargs):
-    """``(param_names, parameters)``: the ``pyro.param`` names the programs use and every
-    trainable tensor, after one call of the objective on ``args``/``kwargs``."""
-    # Without gradients: nothing is learned here (and TraceEnum's differentiable_loss would
-    # refuse a parameter-free pair before the clearer check below).
-    with torch.no_grad(), poutine.trace(param_only=True) as capture:
-        objective(model_fn, guide_fn, *args, **kwargs)
-    # pyro.module's parameters and autoguides' appear as param sites too; dedupe by identity.
-    parameters = {id(p): p for m in modules for p in m.parameters()}
-    for site in capture.trace.nodes.values():
-        unconstrained = site["value"].unconstrained()
-        parameters.setdefault(id(unconstrained), unconstrained)
-    for p in objective.parameters():  # estimators may own parameters (NVIL's baseline)
-        parameters.setdefault(id(p), p)
-    parameters = [p for p in parameters.values() if p.requires_grad]
-    if not parameters:
-        raise ValueError("the model and guide have no trainable parameters")
-    return sorted(capture.trace.nodes), parameters
-
-
-def make_schedule(optimizer, kind: str, total_steps: int):
-    if kind == "cosine":  # anneal to lr/100 over the run
-        return torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, total_steps, eta_min=optimizer.param_groups[0]["lr"] / 100
-        )
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+from .optimizers import OPTIMIZERS, make_schedule
+from .settings import FitSettings
 
 
 class Stepper:
     """The optimizers of the model (and of an adversary) and one step of each."""
 
     def __init__(
-        self, objective, model_fn, guide_fn, parameters, settings, compiled: bool, ranks=ONE_PROCESS
+        self,
+        objective,
+        model_fn,
+        guide_fn,
+        parameters,
+        settings: FitSettings,
+        total_steps: int,
+        compiled: bool,
+        ranks=ONE_PROCESS,
     ):
         self.objective, self.model_fn, self.guide_fn = objective, model_fn, guide_fn
         self.parameters = parameters
         self.ranks = ranks
         #: The context each loss runs in (the exact-equivalence test mode's noise, set per step).
         self.noise = nullcontext()
-        self.clip_norm = settings["clip_norm"]
-        name, lr, total = settings["optimizer"], settings["lr"], settings["total_steps"]
+        self.clip_norm = settings.clip_norm
+        name, lr, total = settings.optimizer, settings.lr, total_steps
         # A loss may ask for optimizer settings (a GAN's Adam betas); they apply to Adam-type only.
         extra = objective.optimizer_options if name in ("adam", "adamw") else {}
         self.optimizer = OPTIMIZERS[name](parameters, lr=lr, **extra)
-        self.schedule = make_schedule(self.optimizer, settings["lr_schedule"], total)
+        self.schedule = make_schedule(self.optimizer, settings.lr_schedule, total)
         self.adversary_optimizer = self.adversary_schedule = None
         if objective.adversary_steps:
             # The second player has its own parameters and optimizer; neither optimizer ever
@@ -103,7 +60,7 @@ class Stepper:
             self.adversary_parameters = [p for p in adversary if p.requires_grad]
             self.adversary_optimizer = objective.adversary_optimizer(lr)
             self.adversary_schedule = make_schedule(
-                self.adversary_optimizer, settings["lr_schedule"], total
+                self.adversary_optimizer, settings.lr_schedule, total
             )
         self.compiled_objective = (
             CompiledObjective(objective, model_fn, guide_fn, parameters) if compiled else None

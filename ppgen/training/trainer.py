@@ -3,15 +3,19 @@
 The loop knows nothing model-specific: it draws minibatches, evaluates a loss callable (a Pyro
 ELBO's ``differentiable_loss`` or a custom loss), steps a PyTorch optimizer and a learning-rate
 schedule, and logs. A loss with an adversary (a GAN's discriminator) gets a second optimizer:
-before each model step, ``adversary_steps`` discriminator steps on fresh batches. This module
-checks everything and prepares the run before the first step; the loop itself is
-:class:`~ppgen.training.loop.TrainingLoop`.
+before each model step, ``adversary_steps`` discriminator steps on fresh batches.
+
+This module checks everything and prepares the run before the first step, in this order: the
+settings (:class:`~ppgen.training.settings.FitSettings`), the data (:mod:`.fit_data`), the
+objective, the program traced on its first batch (:mod:`.probe`) and checked against the
+estimator (:mod:`ppgen.inference.requirements`), the plan (:class:`~ppgen.training.plan.RunPlan`),
+the parameters and the optimizers (:class:`~ppgen.training.step.Stepper`), the resumable state
+(:class:`~ppgen.training.training_state.TrainingState`); then the loop runs
+(:class:`~ppgen.training.loop.TrainingLoop`).
 """
 
 from __future__ import annotations
 
-import math
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,38 +23,29 @@ import pandas as pd
 import pyro
 import torch
 
-from ..data import Dataset
 from ..inference.objective import resolve_objective
 from ..inference.requirements import check_estimator
 from ..models.base import GenerativeModel
-from ..program.data_spec import DataSpec
-from ..program.errors import PROGRAM_FAILURES, ProgramError, first_line, run_named
-from ..program.inspection import inspect_program, sets_up_on_first_call, trial_params
-from ..program.pair import split_pair
-from ..program.param_scope import pair_params
-from ..program.random_state import forked_random_state
+from ..program.errors import run_named
+from ..program.program import Program
 from .architecture import describe_architecture
 from .batch_order import BatchOrder
 from .checkpoint import check_writable
 from .compiled import is_traceable
 from .convergence import DEFAULT_TOLERANCE, warn_if_not_converged
-from .distributed.noise import GlobalBatchNoise
-from .distributed.ranks import Ranks, current_ranks, local_device
+from .device import resolve_device
+from .distributed.ranks import current_ranks, local_device
+from .fit_data import FitData, prepare_data
 from .history import TrainingDivergedError, Validator
 from .loop import TrainingLoop
-from .minibatch import SubsampleIndices, plan_minibatches
-from .settings import check_options
-from .step import Stepper, check_finite_parameters, discover_parameters, owned_modules
-from .streaming import StreamedSpec, is_streamed
+from .minibatch import SubsampleIndices
+from .parameters import check_finite_parameters, discover_parameters
+from .plan import RunPlan, check_splittable, make_plan
+from .probe import probe_program
+from .settings import FitSettings
+from .step import Stepper
+from .step_batches import StepBatches
 from .training_state import TrainingState
-
-DEFAULT_STEPS = 1000
-DEFAULT_LR = 1e-3
-#: The cap of ``steps="converged"`` unless ``max_steps`` is given.
-DEFAULT_MAX_STEPS = 20_000
-#: Default validation cadence floor: a 20-step run validates twice, not 20 times.
-MIN_VAL_EVERY = 10
-DEFAULT_BATCH_SIZE = 128
 
 __all__ = ["FitResult", "TrainingDivergedError", "fit", "resolve_device"]
 
@@ -99,27 +94,6 @@ class FitResult:
         from ..plots import plot_history
 
         return plot_history(self.history, ax=ax)
-
-
-def resolve_device(device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else must name a usable CPU or CUDA
-    device (ppgen trains on those two: ``meta`` holds no values, and Pyro's distributions are
-    not supported on ``mps``)."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"
-        ) from error
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device.type!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device} was requested but CUDA is not available here")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"device {device} does not exist: {torch.cuda.device_count()} GPU(s)")
-    return device
 
 
 def fit(
@@ -243,209 +217,88 @@ def fit(
     Warns:
         ConvergenceWarning: the run ended while still clearly improving (``result.converged``).
     """
-    options = dict(locals())
-    settings = _with_defaults(check_options(options), model)
+    settings = FitSettings(
+        estimator=estimator,
+        num_particles=num_particles,
+        loss=loss,
+        steps=steps,
+        max_steps=max_steps,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        progress=progress,
+        checkpoint=checkpoint,
+        log_every=log_every,
+        val_every=val_every,
+        checkpoint_every=checkpoint_every,
+        optimizer=optimizer,
+        lr_schedule=lr_schedule,
+        clip_norm=clip_norm,
+        callback=callback,
+        compile=compile,
+        early_stopping=early_stopping,
+        devices=devices,
+        distributed_noise=distributed_noise,
+    )
+    program_options = dict(
+        val_data=val_data,
+        device=device,
+        model_args=model_args,
+        model_kwargs=model_kwargs,
+        data_plate=data_plate,
+    )
     ranks = current_ranks()
     if devices is not None and devices > 1 and not ranks.active:
         from .distributed.processes import fit_on_processes
 
-        return fit_on_processes(model, data, options)
+        return fit_on_processes(model, data, settings, program_options)
     if devices is not None and ranks.active and devices != ranks.world_size:
         raise ValueError(
             f"devices={devices}, but this process is one of {ranks.world_size} in a "
             "torch.distributed group; leave devices=None under torchrun"
         )
-    model_fn, guide_fn, declared_plate, nesting = split_pair(model)
+    return _fit_here(model, data, settings, ranks, **program_options)
+
+
+def _fit_here(
+    model, data, settings, ranks, *, val_data, device, model_args, model_kwargs, data_plate
+):
+    """``fit`` in this process (one of a data-parallel group where ``ranks`` is active)."""
+    generative = isinstance(model, GenerativeModel)
+    settings = settings.with_defaults(
+        model.default_lr if generative else None, model.default_steps if generative else None
+    )
+    program = Program.of(model, data_plate)
     device = local_device(resolve_device(device)) if ranks.active else resolve_device(device)
-    if checkpoint is not None and ranks.is_main:  # only rank 0 writes
-        check_writable(checkpoint)
-    modules = owned_modules(model_fn, guide_fn)
+    if settings.checkpoint is not None and ranks.is_main:  # only rank 0 writes
+        check_writable(settings.checkpoint)
+    modules = program.modules()
     for module in modules:
         module.to(device)
     check_finite_parameters(modules)
-    spec, val_spec, exact_log_prob = _data_specs(
-        model, data, val_data, model_args, model_kwargs, device
-    )
-    if early_stopping is not None and val_spec is None:
+    fit_data = prepare_data(model, data, val_data, model_args, model_kwargs, device)
+    if settings.early_stopping is not None and fit_data.val is None:
         raise ValueError(
             "early_stopping needs validation data: pass val_data= (a ppgen Dataset brings its "
             "val split)"
         )
-    with pair_params(model_fn, guide_fn, training=True):
-        return _train(
-            model,
-            (model_fn, guide_fn),
-            modules,
-            spec,
-            val_spec,
-            exact_log_prob,
-            settings,
-            device,
-            data_plate or declared_plate,
-            nesting,
-            ranks,
-        )
+    with program.scope(training=True):
+        return _Run(program, modules, fit_data, settings, device, ranks).prepare().train()
 
 
-def _with_defaults(settings: dict, model) -> dict:
-    """``lr`` and the budget a ppgen model declares (``default_lr``, ``default_steps``: ones
-    with which it converges on its bundled data, ``benchmarks/fit_defaults.py``), else
-    ppgen's."""
-    generative = isinstance(model, GenerativeModel)
-    if settings["lr"] is None:
-        settings["lr"] = model.default_lr if generative else DEFAULT_LR
-    if settings["steps"] is None and settings["epochs"] is None:
-        settings["steps"] = model.default_steps if generative else DEFAULT_STEPS
-    return settings
-
-
-def _data_specs(model, data, val_data, model_args, model_kwargs, device):
-    """``(train spec, validation spec or None, exact log-prob function or None)``."""
-    if isinstance(model, GenerativeModel):
-        if model_args or model_kwargs:
-            raise ValueError(f"{type(model).__name__} takes no model_args or model_kwargs")
-        if data is None:
-            raise ValueError(f"{type(model).__name__} needs data: a Dataset or a tensor")
-        if is_streamed(data):
-            return _streamed_specs(model, data, val_data, device)
-        data = data.to(device) if isinstance(data, (Dataset, torch.Tensor)) else data
-        val_data = val_data.to(device) if isinstance(val_data, torch.Tensor) else val_data
-        parts = model.fit_data(data, val_data)
-        spec = DataSpec((parts["train"],), parts["train_kwargs"], dataset=parts["dataset"])
-        val_spec = None
-        if parts["val"] is not None:
-            val_spec = DataSpec((parts["val"],), parts["val_kwargs"])
-        exact = model.log_prob if model.has_exact_log_prob else None
-        return spec, val_spec, exact
-    if isinstance(data, Dataset):  # a ppgen Dataset for a plain pair: its train rows, redrawn
-        if val_data is None:
-            val_data = data.val
-        data = data.to(device)
-        spec = DataSpec((data.train,), {}, model_args, model_kwargs, dataset=data)
-    elif is_streamed(data):
-        spec = StreamedSpec(data, model_args, model_kwargs).to(device)
-    else:
-        spec = DataSpec.from_data(data, model_args, model_kwargs).to(device)
-    val_spec = None
-    if val_data is not None:
-        val_spec = DataSpec.from_data(val_data, model_args, model_kwargs, name="val_data")
-        val_spec = val_spec.to(device)
-        if len(val_spec.batched_args) != len(spec.batched_args) or set(
-            val_spec.batched_kwargs
-        ) != set(spec.batched_kwargs):
-            raise ValueError("val_data must have the same form as data (tensors and names)")
-    return spec, val_spec, None
-
-
-def _streamed_specs(model, data, val_data, device):
-    """A ppgen model's specs for streamed training data (:mod:`ppgen.training.streaming`): each
-    batch checked by the model as it arrives; validation data is a tensor (or ``None``)."""
-    spec = StreamedSpec(data, check=model.check_data).to(device)
-    val_spec = None
-    if val_data is not None:
-        val_spec = DataSpec((model.check_data(val_data, "validation data").to(device),))
-    return spec, val_spec, model.log_prob if model.has_exact_log_prob else None
-
-
-def _batch_size(setting, spec: DataSpec) -> int | None:
-    if spec.num_rows is None:
-        return None
-    if setting == "auto":
-        setting = spec.loader_batch_size or DEFAULT_BATCH_SIZE
-    return None if setting is None else min(setting, spec.num_rows)
-
-
-def _probe(model_fn, guide_fn, spec: DataSpec, batch_size, data_plate, scales_itself: bool):
-    """``(info, plan)``: the program traced on its first batch (all rows where it needs them),
-    and how it meets minibatches. Runs with the random state forked: it draws nothing that
-    training would."""
-    if spec.num_rows is None:
-        with forked_random_state():
-            info = inspect_program(model_fn, guide_fn, *spec.call(), data_plate=data_plate)
-        return info, plan_minibatches(info, None, None, scales_itself=scales_itself)
-    rows = batch_size or spec.num_rows
-    streamed = isinstance(spec, StreamedSpec)
-    if sets_up_on_first_call(guide_fn) and not streamed:  # an autoguide sizes itself
-        rows = spec.num_rows
-    device = spec.first.device
-
-    def inspect(count):
-        index = torch.arange(count, device=device)
-        with forked_random_state():
-            args, kwargs = spec.call(index)
-            if count == spec.num_rows:
-                return inspect_program(
-                    model_fn, guide_fn, args, kwargs, data_plate=data_plate, num_rows=count
-                )
-            # On part of the rows: parameters sized by this first call must not stay.
-            with trial_params():
-                return inspect_program(
-                    model_fn, guide_fn, args, kwargs, data_plate=data_plate, num_rows=count
-                )
-
-    try:
-        info = inspect(rows)
-        needs_all = info.subsamples and rows < spec.num_rows
-        failure = None
-    except PROGRAM_FAILURES as error:
-        if rows == spec.num_rows:
-            raise ProgramError(f"the program fails on its data: {first_line(error)}") from error
-        needs_all, failure = True, error
-    if needs_all and streamed:
-        raise ProgramError(
-            f"the data is streamed, but the program needs all {spec.num_rows} rows at once (it "
-            "subsamples its own plate, or its plates are sized for all rows); stream only to "
-            "programs whose data plate is sized by the batch: pyro.plate(name, len(x))"
-        ) from failure
-    if needs_all:  # it subsamples itself, or its plates are sized for all rows
-        info = run_named(lambda: inspect(spec.num_rows), "the program, on all rows,")
-        if not info.subsamples:
-            raise ProgramError(
-                f"the program fails on a minibatch of {rows} rows ({first_line(failure)}) "
-                f"but runs on all {spec.num_rows}: its plates are sized for all rows. Pass "
-                "batch_size=None, or size the data plate by its data: pyro.plate(name, len(x))"
-            ) from failure
-        rows = spec.num_rows
-    plan = plan_minibatches(
-        info, spec.num_rows, batch_size, scales_itself=scales_itself, traced_rows=rows
-    )
-    return info, plan
-
-
-def _budget(settings: dict, rows_per_batch: int, num_rows: int, adversary_steps: int):
-    """``(total_steps, log_every, val_every, checkpoint_every)``; ``steps="converged"`` counts
-    its cap."""
-    if settings["epochs"] is not None:
-        batches_per_epoch = math.ceil(num_rows / rows_per_batch)
-        total = math.ceil(settings["epochs"] * batches_per_epoch / (1 + adversary_steps))
-    elif settings["steps"] == "converged":
-        total = settings["max_steps"] or DEFAULT_MAX_STEPS
-    else:
-        total = settings["steps"]
-    log_every = settings["log_every"] or max(1, total // 200)
-    if settings["steps"] == "converged":  # it judges the validation curve on every log step
-        sparse = val_sparse = log_every
-    else:
-        sparse = max(log_every, total // 20)
-        # A validation is a pass over the validation data, often dearer than a training step:
-        # short runs validate at most once per MIN_VAL_EVERY steps (and at the end).
-        val_sparse = max(sparse, min(total, MIN_VAL_EVERY))
-    val_every = settings["val_every"] or val_sparse
-    checkpoint_every = settings["checkpoint_every"] or settings["val_every"] or sparse
-    return total, log_every, val_every, checkpoint_every
-
-
-def _objective_for(model, settings: dict, nesting):
+def _objective_for(model, settings: FitSettings, nesting):
     objective, name = resolve_objective(
-        settings["estimator"], settings["loss"], settings["num_particles"], nesting
+        settings.estimator, settings.loss, settings.num_particles, nesting
     )
-    if getattr(model, "likelihood", None) == "implicit" and objective.needs_likelihood:
-        raise ValueError(
-            f"{type(model).__name__} is an implicit model with no likelihood, so the ELBO "
-            f"({name}) does not apply; train it with a two-sample loss, e.g. "
-            "loss='mmd' or loss='gan' (see ppgen.inference.losses.available_losses())"
-        )
-    if settings["compile"] is True and not is_traceable(objective):
+    if isinstance(model, GenerativeModel) and model.likelihood == "implicit":
+        if objective.needs_likelihood:
+            raise ValueError(
+                f"{type(model).__name__} is an implicit model with no likelihood, so the ELBO "
+                f"({name}) does not apply; train it with a two-sample loss, e.g. "
+                "loss='mmd' or loss='gan' (see ppgen.inference.losses.available_losses())"
+            )
+    if settings.compile is True and not is_traceable(objective):
         raise ValueError(
             f"compile=True needs an ELBO estimator without state between steps, and "
             f"{name} is not one (a composed or custom loss, or a running baseline); "
@@ -454,178 +307,149 @@ def _objective_for(model, settings: dict, nesting):
     return objective, name
 
 
-def _prepare_program(model, pair, spec, settings, device, plate, nesting):
-    """``(objective, name, info, plan)``: the objective, checked against the program's trace,
-    and how the program meets minibatches. Everything here runs before any training step."""
-    model_fn, guide_fn = pair
-    objective, name = _objective_for(model, settings, nesting)
-    objective.to(device)
-    batch_size = _batch_size(settings["batch_size"], spec)
-    generative = isinstance(model, GenerativeModel)
-    info, plan = _probe(model_fn, guide_fn, spec, batch_size, plate, scales_itself=generative)
-    check_estimator(objective, info)
-    objective.set_max_plate_nesting(info.nesting if nesting is None else nesting)
-    objective.set_data_plate(info.data_plate)
-    return objective, name, info, plan
+class _Run:
+    """One run being prepared (:meth:`prepare`, before any step) and trained (:meth:`train`)."""
 
+    def __init__(self, program: Program, modules, fit_data: FitData, settings, device, ranks):
+        self.program, self.model, self.pair = program, program.model, program.pair
+        self.modules, self.data = modules, fit_data
+        self.settings, self.device, self.ranks = settings, device, ranks
 
-def _use_compile(model, objective, plan, settings) -> bool:
-    """``compile="auto"``: a checked trace for an ELBO without state between steps, for every
-    ppgen model that declares itself ``traceable`` and every user's pair (whose traces are
-    checked for data-dependent control flow, :mod:`ppgen.training.compiled`), except a program
-    that subsamples its own plate (the plate's random rows would be frozen in a trace) and the
-    distributed test mode (its noise is drawn outside the program)."""
-    setting = settings["compile"]
-    if settings["distributed_noise"] == "global_batch":
-        return False
-    if setting is True:
-        return True
-    if isinstance(model, GenerativeModel) and not model.traceable:
-        return False
-    return setting == "auto" and is_traceable(objective) and plan.kind != "program"
-
-
-def _train(model, pair, modules, spec, val_spec, exact, settings, device, plate, nesting, ranks):
-    model_fn, guide_fn = pair
-    objective, name, info, plan = _prepare_program(
-        model, pair, spec, settings, device, plate, nesting
-    )
-    _check_splittable(plan, spec, settings, ranks)
-    num_rows = spec.num_rows or 1
-    run_model, run_guide = plan.wrap(model_fn, num_rows), plan.wrap(guide_fn, num_rows)
-    exact_noise = settings["distributed_noise"] == "global_batch"
-    pyro.set_rng_seed(settings["seed"] if exact_noise else ranks.seed(settings["seed"]))
-    # The order of rows is the same on every rank: each takes its part of every global batch.
-    generator = torch.Generator(device=device).manual_seed(settings["seed"])
-    order = BatchOrder(
-        num_rows, (plan.batch_size or num_rows) * ranks.world_size, generator, device
-    )
-    indices = None
-    if plan.kind == "program":  # ppgen's order of the plate's rows (minibatch.py)
-        indices = SubsampleIndices(info.data_plate)
-        run_model, run_guide = indices(run_model), indices(run_guide)
-        order = BatchOrder(info.full_size, info.num_points * ranks.world_size, generator, device)
-    first_rows = num_rows if indices is not None else order.batch_size
-    args, kwargs, noise = _first_call(spec, plan, info, first_rows, generator, settings, ranks)
-    with noise:
-        param_names, parameters = run_named(
-            lambda: discover_parameters(objective, run_model, run_guide, modules, args, kwargs),
-            f"the first run of {name} on the program",
+    def prepare(self) -> _Run:
+        """The objective checked against the program's trace, the plan, the parameters, the
+        optimizers and the (resumed) training state."""
+        settings, spec, ranks = self.settings, self.data.train, self.ranks
+        nesting = self.program.declared_nesting
+        self.objective, self.name = _objective_for(self.model, settings, nesting)
+        self.objective.to(self.device)
+        generative = isinstance(self.model, GenerativeModel)
+        info, minibatches = probe_program(
+            self.program, spec, self.data.rows_per_step(settings.batch_size), generative
         )
-    rows_per_batch = order.batch_size if plan.kind in ("sliced", "program") else num_rows
-    epoch_rows = info.full_size if plan.kind == "program" else num_rows
-    cadence = _budget(settings, rows_per_batch, epoch_rows, objective.adversary_steps)
-    step_settings = {k: settings[k] for k in ("optimizer", "lr", "lr_schedule", "clip_norm")}
-    stepper = Stepper(
-        objective, run_model, run_guide, parameters, {**step_settings, "total_steps": cadence[0]},
-        _use_compile(model, objective, plan, settings), ranks,
-    )  # fmt: skip
-    resumable = _checkpoint_settings(settings, objective, name, cadence[0], rows_per_batch)
-    state = TrainingState(
-        settings["checkpoint"], {**resumable, "num_data": num_rows, "world_size": ranks.world_size},
-        describe_architecture(modules, param_names), modules, param_names, stepper, order,
-        generator, ranks,
-    )  # fmt: skip
-    state.resume()
-    if isinstance(spec, StreamedSpec):
-        spec.bind(order, ranks)  # the loader looks ahead along the (resumed) order
-    validator = None
-    if val_spec is not None:
-        validator = Validator(objective, model_fn, guide_fn, val_spec, exact, ranks)
-    loop = TrainingLoop(
-        model, (spec, plan, info, _call), stepper, state, validator, settings, name,
-        (*cadence, rows_per_batch, epoch_rows), indices, ranks,
-    )  # fmt: skip
-    try:
-        history = loop.run()
-    finally:
-        if isinstance(spec, StreamedSpec):
-            spec.close()  # the loader's workers stop
-    return _finish(model, history, state, objective, name, device, param_names, stepper)
-
-
-def _check_splittable(plan, spec, settings: dict, ranks: Ranks) -> None:
-    """A data-parallel run splits each step's rows over the ranks, and streamed data comes a
-    minibatch at a time; refuse what cannot be split."""
-    if isinstance(spec, StreamedSpec) and plan.kind != "sliced":
-        raise ValueError(
-            f"the data is streamed ({spec.num_rows} rows read batch by batch), so training needs "
-            "minibatches: pass batch_size=B"
+        check_estimator(self.objective, info)
+        self.objective.set_max_plate_nesting(self.program.nesting(info))
+        self.objective.set_data_plate(info.data_plate)
+        check_splittable(
+            minibatches, spec.num_rows if self.data.streamed else None, settings, ranks
         )
-    if settings["distributed_noise"] == "global_batch" and settings["compile"] is True:
-        raise ValueError("distributed_noise='global_batch' runs eagerly; use compile=False")
-    if ranks.active and plan.kind == "full":
-        raise ValueError(
-            f"data-parallel training on {ranks.world_size} processes splits each step's rows "
-            "between them, but this run takes every row every step (batch_size=None, or a "
-            "program whose plates are sized for all rows). Pass batch_size=B (rows per process "
-            "per step), or let the program subsample its data plate "
-            "(pyro.plate(name, len(x), subsample_size=B))"
+        plan = make_plan(
+            self.model, self.objective, minibatches, info, spec.num_rows, settings, ranks
+        )
+        self.plan, self.info = plan, info
+        self.batches = self._batches()
+        self._prepare_steps()
+        return self
+
+    def _batches(self) -> StepBatches:
+        """The row order and the programs as the plan runs them (the minibatch scale, the
+        plate told its rows), seeded."""
+        settings, plan, info, ranks = self.settings, self.plan, self.info, self.ranks
+        num_rows = self.data.train.num_rows or 1
+        model_fn, guide_fn = (plan.minibatches.wrap(fn, num_rows) for fn in self.pair)
+        pyro.set_rng_seed(settings.seed if plan.exact_noise else ranks.seed(settings.seed))
+        # The order of rows is the same on every rank: each takes its part of every global batch.
+        generator = torch.Generator(device=self.device).manual_seed(settings.seed)
+        order = BatchOrder(plan.order_rows, plan.rows_per_batch, generator, self.device)
+        indices = None
+        if plan.kind == "program":  # ppgen's order of the plate's rows (minibatch.py)
+            indices = SubsampleIndices(info.data_plate)
+            model_fn, guide_fn = indices(model_fn), indices(guide_fn)
+        self.run_pair = (model_fn, guide_fn)
+        return StepBatches(self.data.train, plan, info, order, generator, indices, ranks)
+
+    def _prepare_steps(self) -> None:
+        """Parameters (created by a first call), optimizers, and the state a checkpoint holds."""
+        plan, settings, ranks = self.plan, self.settings, self.ranks
+        run_model, run_guide = self.run_pair
+        first = self.batches.first_call()
+        with first.noise:
+            self.param_names, parameters = run_named(
+                lambda: discover_parameters(
+                    self.objective, run_model, run_guide, self.modules, first.args, first.kwargs
+                ),
+                f"the first run of {self.name} on the program",
+            )
+        self.stepper = Stepper(
+            self.objective, run_model, run_guide, parameters, settings, plan.total_steps,
+            plan.compiled, ranks,
+        )  # fmt: skip
+        resumable = {
+            **checkpoint_settings(settings, self.objective, self.name, plan),
+            "num_data": self.data.train.num_rows or 1,
+            "world_size": ranks.world_size,
+        }
+        self.state = TrainingState(
+            settings.checkpoint, resumable, describe_architecture(self.modules, self.param_names),
+            self.modules, self.param_names, self.stepper, self.batches.order,
+            self.batches.generator, ranks,
+        )  # fmt: skip
+        self.state.resume()
+
+    def train(self) -> FitResult:
+        spec, model_fn, guide_fn = self.data.train, *self.pair
+        if self.data.streamed:
+            spec.bind(self.batches.order, self.ranks)  # the loader looks ahead along the order
+        validator = None
+        if self.data.val is not None:
+            validator = Validator(
+                self.objective, model_fn, guide_fn, self.data.val, self.data.exact_log_prob,
+                self.ranks,
+            )  # fmt: skip
+        loop = TrainingLoop(
+            self.model, self.batches, self.stepper, self.state, validator, self.settings,
+            self.plan, self.name, self.ranks,
+        )  # fmt: skip
+        try:
+            history = loop.run()
+        finally:
+            if self.data.streamed:
+                spec.close()  # the loader's workers stop
+        return self._finish(history)
+
+    def _finish(self, history) -> FitResult:
+        """The result: the best state restored under early stopping, and the convergence
+        verdict."""
+        state = self.state
+        if state.best is not None:
+            state.load_weights(state.best["weights"])
+        if state.stopped is not None:
+            converged = True
+        elif self.plan.adversary_steps:  # a two-player game's losses need not settle
+            converged = None
+        else:
+            converged = warn_if_not_converged(
+                state.rows,
+                DEFAULT_TOLERANCE,
+                "Train longer (steps=), raise lr, or pass steps='converged' (see "
+                "FitResult.converged)",
+            )
+        return FitResult(
+            self.model,
+            history,
+            self.name,
+            self.device,
+            {n: pyro.param(n).detach() for n in self.param_names},
+            compiled=self.stepper.compiled,
+            converged=converged,
+            stopped=state.stopped,
+            best_step=None if state.best is None else state.best["step"],
         )
 
 
-def _first_call(spec, plan, info, first_rows: int, generator, settings, ranks: Ranks):
-    """``(args, kwargs, noise)`` of the call that creates lazy parameters: this rank's part of
-    the first global batch (all rows for a program that subsamples itself)."""
-    index = torch.arange(first_rows, device=spec.first.device if spec.first is not None else None)
-    part, noise = None, nullcontext()
-    if plan.kind == "sliced":
-        offset, length = ranks.part(first_rows)
-        part = slice(offset, offset + max(length, 1))  # at least one row, to create parameters
-        if settings["distributed_noise"] == "global_batch":
-            noise = GlobalBatchNoise(info.data_plate, offset, length, first_rows)
-    args, kwargs = _call(spec, plan, index, generator, part)
-    return args, kwargs, noise
-
-
-def _checkpoint_settings(settings, objective, name, total_steps, rows_per_batch) -> dict:
-    """What a resumed run must share with the run that wrote the checkpoint."""
-    named = isinstance(settings["estimator"], str) and settings["loss"] is None
+def checkpoint_settings(settings: FitSettings, objective, name: str, plan: RunPlan) -> dict:
+    """What a resumed run must share with the run that wrote the checkpoint: the settings'
+    ``resume`` fields, with the particles and the rows per batch as resolved, the objective's
+    name and the budget in steps."""
+    shared = {key: getattr(settings, key) for key in FitSettings.resumed_fields()}
     # A named estimator's particles as resolved (None means its default); an estimator object
     # owns its particles, so only what fit was told is compared.
-    particles = getattr(objective.estimator, "num_particles", None) if named else None
-    return {
-        "objective": name,
-        "num_particles": particles or settings["num_particles"],
-        "total_steps": total_steps,
-        "batch_size": rows_per_batch,
-        **{
-            k: settings[k]
-            for k in ("lr", "seed", "optimizer", "lr_schedule", "steps", "early_stopping")
-        },
-    }
-
-
-def _finish(model, history, state, objective, name, device, param_names, stepper) -> FitResult:
-    """The result: the best state restored under early stopping, and the convergence verdict."""
-    if state.best is not None:
-        state.load_weights(state.best["weights"])
-    if state.stopped is not None:
-        converged = True
-    elif objective.adversary_steps:  # a two-player game's losses need not settle
-        converged = None
-    else:
-        converged = warn_if_not_converged(
-            state.rows,
-            DEFAULT_TOLERANCE,
-            "Train longer (steps=), raise lr, or pass steps='converged' (see FitResult.converged)",
-        )
-    return FitResult(
-        model,
-        history,
-        name,
-        device,
-        {n: pyro.param(n).detach() for n in param_names},
-        compiled=stepper.compiled,
-        converged=converged,
-        stopped=state.stopped,
-        best_step=None if state.best is None else state.best["step"],
+    particles = (
+        getattr(objective.estimator, "num_particles", None) if settings.named_estimator else None
     )
-
-
-def _call(spec: DataSpec, plan, index, generator, part: slice | None = None):
-    """The arguments of one step: the rows ``index`` (all rows for a program that subsamples
-    itself or for full batches; ``part`` of them on one rank), or the unbatched arguments."""
-    if plan.kind == "unbatched":
-        return spec.call()
-    return spec.call(index, generator, part)
+    return {
+        **shared,
+        "objective": name,
+        "num_particles": particles or settings.num_particles,
+        "total_steps": plan.total_steps,
+        "batch_size": plan.rows_per_batch,
+    }

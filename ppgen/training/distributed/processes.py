@@ -11,24 +11,22 @@ from __future__ import annotations
 
 import pyro
 
-from ...program.pair import split_pair
+from ...program.program import Program
 from .launch import check_picklable, launch
 from .ranks import current_ranks
 
 
 def _fit_on_rank(model, data, options: dict):
     """One rank's ``fit``; rank 0 returns its result and the trained tensors."""
-    from ..step import owned_modules
     from ..trainer import fit
 
     result = fit(model, data, **options)
     if not current_ranks().is_main:
         return None
-    model_fn, guide_fn = split_pair(model)[:2]
     store = pyro.get_param_store().get_state()  # the trained values, published by fit
     names = [n for n in result.params if n in store["params"]]  # modules' own are in modules
     return {
-        "modules": owned_modules(model_fn, guide_fn),
+        "modules": Program.of(model).modules(),
         "params": {
             "params": {n: store["params"][n] for n in names},
             "constraints": {n: store["constraints"][n] for n in names},
@@ -47,22 +45,21 @@ def _adopt(module, trained) -> None:
         module.__dict__.update(trained.__dict__)
 
 
-def fit_on_processes(model, data, options: dict):
-    """Run ``fit(model, data, **options)`` on ``options["devices"]`` processes (module
+def fit_on_processes(model, data, settings, program_options: dict):
+    """Run ``fit(model, data, ...)`` with ``settings`` (a :class:`~ppgen.training.settings
+    .FitSettings`) and the program's options on ``settings.devices`` processes (module
     docstring); returns rank 0's :class:`~ppgen.training.trainer.FitResult`."""
-    from ...program.param_scope import pair_params
-    from ..step import owned_modules
     from ..trainer import FitResult
 
-    options = {k: v for k, v in options.items() if k not in ("model", "data")}
-    num_processes = options.pop("devices")
+    options = {**settings.options(), **program_options}
+    num_processes = settings.devices
     check_picklable((model, data), "the model and the data")
     check_picklable(options, "fit's options (a callback, an estimator object)")
     returned = launch(_fit_on_rank, num_processes, model, data, options)[0]
-    model_fn, guide_fn = split_pair(model)[:2]
-    for module, trained in zip(owned_modules(model_fn, guide_fn), returned["modules"]):
+    program = Program.of(model)
+    for module, trained in zip(program.modules(), returned["modules"]):
         _adopt(module, trained)
-    with pair_params(model_fn, guide_fn, training=True):
+    with program.scope(training=True):
         pyro.get_param_store().set_state(returned["params"])
         params = {n: pyro.param(n).detach() for n in returned["params"]["params"]}
     return FitResult(model, params=params, **returned["result"])
