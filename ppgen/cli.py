@@ -477,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ppgen: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ppgen list | head`: the reader left; nothing to report
+        sys.stdout = None  # no flush of a closed pipe at exit
+        return 0
     except Exception as error:
         if not _is_user_error(error):
             raise

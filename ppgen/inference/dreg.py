@@ -20,6 +20,7 @@ import math
 import torch
 from pyro.poutine.messenger import Messenger
 
+from ..program.errors import run_vectorized
 from ..program.importance import assemble, scored_trace, vectorize
 from ..program.sites import is_reparameterized
 from ..registry import ESTIMATORS
@@ -87,7 +88,6 @@ class DReG(MultiSampleEstimator):
     traceable = False
 
     def __call__(self, model, guide, *args, **kwargs) -> torch.Tensor:
-        from ..program.errors import run_vectorized
 
         pair = self.resolve(model, guide, args, kwargs)
         sample_dim, K = -pair.nesting - 1, self.num_particles

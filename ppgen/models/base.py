@@ -18,6 +18,7 @@ import pyro.poutine as poutine
 import torch
 from pyro.nn import PyroModule
 
+from ..data import Dataset
 from ..validation import check_data, check_not_tracking_gradients, constant_columns
 
 # Each instance gets a unique Pyro name: PyroModule parameters are mirrored in Pyro's global
@@ -295,7 +296,6 @@ class GenerativeModel(PyroModule):
         tensors batched with them (``y`` labels of a class-conditional model), and the Dataset
         whose per-batch preprocessing is redrawn (or ``None``).
         """
-        from ..data import Dataset
 
         if isinstance(data, Dataset):
             dataset, train = data, data.train

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..registry import MODELS
+from .base import GenerativeModel
 
 _FILES: dict[Path, object] = {}  # user model files already imported, by resolved path
 
@@ -42,7 +43,6 @@ def get_model(name: str) -> type:
 
 
 def _model_from_file(spec: str) -> type:
-    from .base import GenerativeModel
 
     path_text, _, attribute = spec.rpartition(":")
     path = Path(path_text).resolve()

@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, TensorDataset, default_collate
 
 from ..data import Dataset
+from ..models.base import GenerativeModel
 from ..validation import check_not_tracking_gradients
 
 
@@ -142,7 +143,6 @@ class DataSpec:
         """The data of an evaluation call: ``x`` in any accepted form (a ppgen model's checked
         as its own data), and ``kwargs``, of which tensors with one row per data point (labels)
         are batched with ``x`` and the rest passed as they are."""
-        from ..models.base import GenerativeModel
 
         if isinstance(model, GenerativeModel):
             x = model.check_data(x, "x")

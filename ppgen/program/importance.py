@@ -29,6 +29,7 @@ import pyro.poutine as poutine
 import torch
 from pyro.poutine.messenger import Messenger
 
+from .errors import run_vectorized
 from .sites import SAMPLE_PLATE, is_index_site, is_reparameterized, latent_sites
 
 
@@ -194,7 +195,6 @@ def weight_parts(
     :class:`~ppgen.program.errors.ProgramError` naming the site (see
     :func:`ppgen.program.errors.vectorization_error`).
     """
-    from .errors import run_vectorized  # program.py imports this module
 
     sample_dim = -nesting - 1
     if detach_samples:

@@ -9,6 +9,17 @@ import torch
 
 from ..data import Dataset
 from ..models.base import GenerativeModel
+from ..plots import (
+    image_grid,
+    plot_densities_2d,
+    plot_history,
+    plot_latent_codes,
+    plot_latent_interpolation,
+    plot_latent_manifold,
+    plot_reconstructions,
+    plot_samples_2d,
+    unflatten_images,
+)
 from .scoring import NUM_SCORED_SAMPLES, sample_kde
 from .tables import save_figure
 
@@ -31,17 +42,6 @@ def write_figures(model: GenerativeModel, data: Dataset, run_dir: Path, history=
     a likelihood, a kernel density estimate of its samples) next to the data and the true density
     where the data set knows it, and the model's samples over the data.
     """
-    from ..plots import (
-        image_grid,
-        plot_densities_2d,
-        plot_history,
-        plot_latent_codes,
-        plot_latent_interpolation,
-        plot_latent_manifold,
-        plot_reconstructions,
-        plot_samples_2d,
-        unflatten_images,
-    )
 
     written = []
 

@@ -37,6 +37,7 @@ from ..data import Dataset, load_dataset
 from ..models import get_model
 from ..models.base import GenerativeModel
 from ..models.lookup import is_file_spec
+from ..training.distributed.sync import broadcast_object
 from ..validation import probe_writable
 from .config import RunConfig
 
@@ -126,7 +127,6 @@ def open_shared_run_dir(out, label: str, config: dict, resume: bool, ranks):
         with open_run_dir(out, label, config, resume=resume) as path:
             yield path
         return
-    from ..training.distributed.sync import broadcast_object
 
     if not ranks.is_main:
         shared = broadcast_object(ranks, None)

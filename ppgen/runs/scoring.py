@@ -12,6 +12,7 @@ import pyro.poutine as poutine
 import torch
 from pyro.poutine.util import prune_subsample_sites
 
+from ..analysis import to_inference_data
 from ..data import Dataset
 from ..evaluation import (
     active_units,
@@ -24,6 +25,7 @@ from ..evaluation import (
     mode_coverage,
     reconstruction_error,
 )
+from ..evaluation.kde import scott_bandwidth
 from ..models.base import GenerativeModel
 
 
@@ -63,7 +65,6 @@ def score_global_posterior(
     posterior-predictive density per data point, ``log (1/S) sum_s p(x_n | theta_s)`` over ``S``
     guide draws of the globals with the local latents integrated out (``model.marginal_model``).
     Per-datapoint ELBOs do not exist here (the globals' KL is shared by all points)."""
-    from ..analysis import to_inference_data
 
     if model.marginal_model is None:
         raise ValueError(
@@ -136,7 +137,6 @@ KDE_BANDWIDTH_FACTORS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 def sample_kde(samples: torch.Tensor, data: Dataset):
     """``points -> log p_kde(points)`` for the kernel density estimate of ``samples``, its
     bandwidth chosen on ``data.val`` among multiples of Scott's rule."""
-    from ..evaluation.kde import scott_bandwidth
 
     scott = scott_bandwidth(samples)
     candidates = [factor * scott for factor in KDE_BANDWIDTH_FACTORS]

@@ -252,7 +252,8 @@ def fit(
     if devices is not None and devices > 1 and not ranks.active:
         from .distributed.processes import fit_on_processes
 
-        return fit_on_processes(model, data, settings, program_options)
+        trained = fit_on_processes(fit, model, data, settings, program_options)
+        return FitResult(model, params=trained["params"], **trained["result"])
     if devices is not None and ranks.active and devices != ranks.world_size:
         raise ValueError(
             f"devices={devices}, but this process is one of {ranks.world_size} in a "

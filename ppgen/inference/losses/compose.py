@@ -23,6 +23,8 @@ import numbers
 import torch
 from pyro.infer import ELBO
 
+from ..lookup import get_estimator
+
 
 class Loss:
     """Base class of composable objectives; subclasses implement ``__call__`` and ``name``.
@@ -104,7 +106,6 @@ class ELBOLoss(Loss):
     needs_likelihood = True
 
     def __init__(self, estimator="trace", **options):
-        from ..lookup import get_estimator
 
         if isinstance(estimator, str):
             self.name = estimator

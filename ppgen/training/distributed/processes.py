@@ -16,10 +16,8 @@ from .launch import check_picklable, launch
 from .ranks import current_ranks
 
 
-def _fit_on_rank(model, data, options: dict):
+def _fit_on_rank(fit, model, data, options: dict):
     """One rank's ``fit``; rank 0 returns its result and the trained tensors."""
-    from ..trainer import fit
-
     result = fit(model, data, **options)
     if not current_ranks().is_main:
         return None
@@ -45,21 +43,22 @@ def _adopt(module, trained) -> None:
         module.__dict__.update(trained.__dict__)
 
 
-def fit_on_processes(model, data, settings, program_options: dict):
+def fit_on_processes(fit, model, data, settings, program_options: dict) -> dict:
     """Run ``fit(model, data, ...)`` with ``settings`` (a :class:`~ppgen.training.settings
     .FitSettings`) and the program's options on ``settings.devices`` processes (module
-    docstring); returns rank 0's :class:`~ppgen.training.trainer.FitResult`."""
-    from ..trainer import FitResult
-
+    docstring). The caller's model is trained in place; returns ``{"params", "result"}``: the
+    pair's trained ``pyro.param`` values and the fields of rank 0's
+    :class:`~ppgen.training.trainer.FitResult` (``fit`` is passed in, so that this module need
+    not import the trainer that calls it)."""
     options = {**settings.options(), **program_options}
     num_processes = settings.devices
     check_picklable((model, data), "the model and the data")
     check_picklable(options, "fit's options (a callback, an estimator object)")
-    returned = launch(_fit_on_rank, num_processes, model, data, options)[0]
+    returned = launch(_fit_on_rank, num_processes, fit, model, data, options)[0]
     program = Program.of(model)
     for module, trained in zip(program.modules(), returned["modules"]):
         _adopt(module, trained)
     with program.scope(training=True):
         pyro.get_param_store().set_state(returned["params"])
         params = {n: pyro.param(n).detach() for n in returned["params"]["params"]}
-    return FitResult(model, params=params, **returned["result"])
+    return {"params": params, "result": returned["result"]}
