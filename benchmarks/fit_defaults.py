@@ -29,26 +29,15 @@ from sklearn.decomposition import PCA, FactorAnalysis
 
 from ppgen import fit, load_dataset
 from ppgen.evaluation import log_likelihood
-from ppgen.models import get_model
+from ppgen.models import available_models, get_model
 
 RESULTS = Path(__file__).parent / "results"
 
-#: model name -> (data set, load options, fit options besides the defaults, sklearn reference)
-CASES = {
-    "ppca": ("digits", {"drop_constant": True}, {}, lambda: PCA(10)),
-    "fa": ("digits", {"drop_constant": True}, {}, lambda: FactorAnalysis(10, random_state=0)),
-    "bayesian_ppca": ("digits", {"drop_constant": True}, {}, None),
-    "sbn": ("digits", {"binarize": "threshold"}, {}, None),
-    "vae": ("digits", {"binarize": "threshold"}, {}, None),
-    "flow": ("moons", {}, {}, None),
-    "generator": ("ring8", {}, {"loss": "mmd"}, None),
-    "nade": ("digits", {"binarize": "threshold"}, {}, None),
-    "made": ("digits", {"binarize": "threshold"}, {}, None),
-    "rnade": ("moons", {}, {}, None),
-    "draw": ("digits", {"binarize": "threshold"}, {}, None),
-    "diffusion": ("digits", {"binarize": "threshold"}, {"estimator": "timestep"}, None),
-}
-LATENT = {"ppca": 10, "fa": 10, "bayesian_ppca": 10}
+#: Every registered model; each declares its data set, constructor and fit options
+#: (``GenerativeModel.reference_setup``).
+CASES = sorted(available_models())
+#: Closed-form optima by scikit-learn, where they exist.
+REFERENCES = {"ppca": lambda: PCA(10), "fa": lambda: FactorAnalysis(10, random_state=0)}
 
 
 def held_out(model, data) -> tuple[float | None, str]:
@@ -62,15 +51,16 @@ def held_out(model, data) -> tuple[float | None, str]:
 
 
 def name_has_globals(model) -> bool:
-    return type(model).__name__ == "BayesianPPCA"
+    return model.marginal_model is not None and not model.has_exact_log_prob
 
 
 def run_case(name: str, seed: int) -> dict:
-    data_name, load_options, fit_options, reference = CASES[name]
-    data = load_dataset(data_name, **load_options)
     model_class = get_model(name)
-    options = {"latent_dim": LATENT[name]} if name in LATENT else {}
-    options = {**model_class.options_from_data(data), **options}
+    setup = model_class.reference_setup
+    data_name, load_options = setup["data"]
+    fit_options, reference = setup["fit"], REFERENCES.get(name)
+    data = load_dataset(data_name, **load_options)
+    options = {**model_class.options_from_data(data), **setup["model"]}
     torch.manual_seed(seed)
     pyro.set_rng_seed(seed)
     model = model_class(data.num_features, **options).init_from_data(data.train)

@@ -137,6 +137,13 @@ class GenerativeModel(PyroModule):
     #: its bundled data sets (measured in ``benchmarks/fit_defaults.py``).
     default_lr = 1e-3
     default_steps = 1000
+    #: How those defaults were measured (``benchmarks/fit_defaults.py`` reads it): the bundled
+    #: data set with its load options, constructor options, and the fit options the model trains
+    #: by (a loss for a model without a likelihood, a model-specific estimator).
+    reference_setup: dict = {"data": ("linear_gaussian", {}), "model": {}, "fit": {}}
+    #: Constructor options (besides ``data_dim``) of a small instance, for the registry-driven
+    #: tests (the compiled-path test trains it a few steps; :meth:`example`).
+    example_options: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -210,6 +217,12 @@ class GenerativeModel(PyroModule):
         """Constructor options that a :class:`~ppgen.data.Dataset` determines (e.g. an image
         shape); the CLI passes them unless the user set them. The base class needs none."""
         return {}
+
+    @classmethod
+    def example(cls, x: torch.Tensor) -> GenerativeModel:
+        """A small instance for data ``x`` (``example_options``), for tests: a model whose start
+        depends on the data overrides this to initialise from it."""
+        return cls(x.shape[-1], **cls.example_options)
 
     def init_from_data(self, x: torch.Tensor) -> GenerativeModel:
         """Data-dependent initialisation before training; the base class keeps its random start."""

@@ -39,11 +39,23 @@ from .base import GenerativeModel
 class BayesianPPCA(GenerativeModel):
     """PPCA with priors on the loadings ``W`` and the noise ``sigma`` (see module docstring)."""
 
+    reference_setup = {
+        "data": ("digits", {"drop_constant": True}),
+        "model": {"latent_dim": 10},
+        "fit": {},
+    }
+    example_options = {"latent_dim": 2}
+
     traceable = True  # no data-dependent control flow in model/guide
 
     likelihood = "gaussian"
     default_lr = 0.01
     default_steps = 5000
+
+    @classmethod
+    def example(cls, x: torch.Tensor) -> BayesianPPCA:
+        """A small instance initialised from ``x`` (its noise prior is scaled to the data)."""
+        return cls(x.shape[-1], **cls.example_options).init_from_data(x)
 
     def __init__(
         self,

@@ -58,6 +58,13 @@ def cosine_schedule(steps: int) -> torch.Tensor:
 class Diffusion(GenerativeModel):
     """Diffusion as a hierarchical VAE: fixed forward chain as guide, learned reverse chain."""
 
+    reference_setup = {
+        "data": ("digits", {"binarize": "threshold"}),
+        "model": {},
+        "fit": {"estimator": "timestep"},
+    }
+    example_options = {"steps": 5, "hidden_dims": (32,)}
+
     traceable = True  # T steps whatever the data
     # The constructor's default, so that the CLI binarizes digits for it; an instance sets its own.
     likelihood = "bernoulli"

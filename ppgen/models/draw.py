@@ -58,6 +58,9 @@ def _concat(*tensors: torch.Tensor) -> torch.Tensor:
 class DRAW(GenerativeModel):
     """DRAW: recurrent VAE over T steps with read/write attention; binary images."""
 
+    reference_setup = {"data": ("digits", {"binarize": "threshold"}), "model": {}, "fit": {}}
+    example_options = {"steps": 3, "latent_dim": 2, "hidden_dim": 16, "image_shape": (8, 8)}
+
     likelihood = "bernoulli"
     traceable = True  # the loop runs T times whatever the data
     # The budget of benchmarks/digits_reference.py (results there); benchmarks/fit_defaults.py

@@ -19,6 +19,13 @@ from .linear_factor import LinearFactorModel
 class FactorAnalysis(LinearFactorModel):
     """Factor analysis with ``latent_dim`` factors and diagonal noise ``psi``."""
 
+    reference_setup = {
+        "data": ("digits", {"drop_constant": True}),
+        "model": {"latent_dim": 10},
+        "fit": {},
+    }
+    example_options = {"latent_dim": 2}
+
     constant_columns_unbounded = True
     default_lr = 0.01  # per-dimension noise scales are unstable at PPCA's 0.03
 

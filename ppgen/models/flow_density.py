@@ -34,6 +34,9 @@ LOGIT_ALPHA = 0.05
 class FlowDensity(GenerativeModel):
     """Normalizing-flow density model (exact log p(x)), trained by maximum likelihood."""
 
+    reference_setup = {"data": ("moons", {}), "model": {}, "fit": {}}
+    example_options = {"flow": "realnvp", "num_layers": 2, "hidden_dims": (16,)}
+
     traceable = True  # no data-dependent control flow in model/guide
 
     likelihood = "density"

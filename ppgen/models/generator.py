@@ -25,6 +25,9 @@ from .networks import mlp
 class Generator(GenerativeModel):
     """Implicit generator x = g(z), z ~ N(0, I); trained by MMD (GMMN) or a GAN loss."""
 
+    reference_setup = {"data": ("ring8", {}), "model": {}, "fit": {"loss": "mmd"}}
+    example_options = {}
+
     likelihood = "implicit"
     # Trained by MMD on ring8 these converge (benchmarks/results/fit_defaults.md).
     default_steps = 3000

@@ -55,6 +55,9 @@ def random_degree_masks(
 class MADE(BinaryConditionals, OrderedAutoregressive):
     """MADE for binary data: exact log p(x); a mask ensemble when num_masks > 1."""
 
+    reference_setup = {"data": ("digits", {"binarize": "threshold"}), "model": {}, "fit": {}}
+    example_options = {}
+
     choice_site = "mask"
     likelihood = "bernoulli"
     # The budget of benchmarks/digits_reference.py (results there); fit's convergence check

@@ -67,6 +67,9 @@ def hidden_pre_activation(
 class NADE(BinaryConditionals, OrderedAutoregressive):
     """NADE for binary data: exact log p(x); an ensemble of orderings when num_orderings > 1."""
 
+    reference_setup = {"data": ("digits", {"binarize": "threshold"}), "model": {}, "fit": {}}
+    example_options = {"hidden_dim": 16, "num_orderings": 2}
+
     likelihood = "bernoulli"
     # The budget of benchmarks/digits_reference.py (results there); fit's convergence check
     # passes at it on seeds 0 and 1 (benchmarks/results/fit_defaults.md).

@@ -19,6 +19,13 @@ from .linear_factor import LinearFactorModel
 class PPCA(LinearFactorModel):
     """Probabilistic PCA with ``latent_dim`` factors and one shared noise standard deviation."""
 
+    reference_setup = {
+        "data": ("digits", {"drop_constant": True}),
+        "model": {"latent_dim": 10},
+        "fit": {},
+    }
+    example_options = {"latent_dim": 2}
+
     def __init__(self, data_dim: int, latent_dim: int = 2, *, name: str | None = None):
         super().__init__(data_dim, latent_dim, name=name)
         self.noise_std = PyroParam(torch.tensor(1.0), constraints.positive)

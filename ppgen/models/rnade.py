@@ -32,6 +32,9 @@ MIN_SCALE = 1e-3
 class RNADE(OrderedAutoregressive):
     """RNADE for real-valued data: mixture-of-Gaussians conditionals, exact log p(x)."""
 
+    reference_setup = {"data": ("moons", {}), "model": {}, "fit": {}}
+    example_options = {}
+
     likelihood = "density"
     # A Gaussian component can shrink onto a constant column: its density grows without bound.
     constant_columns_unbounded = True

@@ -40,6 +40,9 @@ def all_binary_states(num_bits: int, device=None, dtype=torch.float32) -> torch.
 class SigmoidBeliefNet(GenerativeModel):
     """Sigmoid belief net: binary latent layers ``hidden`` (bottom first), recognition guide."""
 
+    reference_setup = {"data": ("digits", {"binarize": "threshold"}), "model": {}, "fit": {}}
+    example_options = {"hidden": [6, 4]}
+
     traceable = True  # no data-dependent control flow in model/guide
 
     likelihood = "bernoulli"

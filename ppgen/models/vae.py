@@ -54,6 +54,9 @@ MIN_SCALE = 1e-4
 class VAE(GenerativeModel):
     """Variational autoencoder: MLP/conv networks, Gaussian/flow prior, diagonal/full/IAF guide."""
 
+    reference_setup = {"data": ("digits", {"binarize": "threshold"}), "model": {}, "fit": {}}
+    example_options = {"latent_dim": 4, "hidden_dims": (32,)}
+
     traceable = True  # no data-dependent control flow in model/guide
     autoencodes = True  # encode, decode, reconstruct
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 from pyro.infer import Trace_ELBO
 
-from ppgen import PPCA, VAE, FactorAnalysis, FlowDensity, SigmoidBeliefNet, fit, load_dataset
+from ppgen import PPCA, VAE, fit, load_dataset
 from ppgen.inference import get_estimator
 from ppgen.inference.losses.compose import ELBOLoss
-from ppgen.models import DRAW, NADE, BayesianPPCA, Diffusion
+from ppgen.models import available_models
 from ppgen.training.compiled import CompiledObjective, is_traceable
 
 # Relative tolerance on trajectories: float32 sums in another order, through 12 Adam steps.
@@ -34,29 +34,11 @@ def gaussian():
 
 
 def make_model(name, data):
+    """A registered model's small instance (``example_options``), or a variant of one."""
     torch.manual_seed(0)
-    dim = data.shape[1]
-    if name == "vae":
-        return VAE(dim, latent_dim=4, hidden_dims=(32,))
     if name == "vae_conv":
-        return VAE(dim, latent_dim=4, encoder="conv", decoder="conv", image_shape=(8, 8))
-    if name == "sbn":
-        return SigmoidBeliefNet(dim, [6, 4])
-    if name == "ppca":
-        return PPCA(dim, 2)
-    if name == "fa":
-        return FactorAnalysis(dim, 2)
-    if name == "bayesian_ppca":
-        return BayesianPPCA(dim, 2).init_from_data(data)
-    if name == "flow":
-        return FlowDensity(dim, flow="realnvp", num_layers=2, hidden_dims=(16,))
-    if name == "nade":  # two orderings: the ordering is a latent site
-        return NADE(dim, hidden_dim=16, num_orderings=2)
-    if name == "draw":
-        return DRAW(dim, steps=3, latent_dim=2, hidden_dim=16, image_shape=(8, 8))
-    if name == "diffusion":
-        return Diffusion(dim, steps=5, hidden_dims=(32,))
-    raise AssertionError(name)
+        return VAE(data.shape[1], latent_dim=4, encoder="conv", decoder="conv", image_shape=(8, 8))
+    return available_models()[name].example(data)
 
 
 def train(name, data, estimator, compile, particles=1, steps=12):
@@ -90,6 +72,12 @@ CASES = [  # (model, data, estimator, particles)
     ("nade", "digits", "trace", 1),
     ("draw", "digits", "iwae", 3),
     ("diffusion", "digits", "timestep", 1),
+]
+# Every other registered model that declares itself traceable, on the data its likelihood takes.
+CASES += [
+    (name, "digits" if cls.likelihood == "bernoulli" else "gaussian", "trace", 1)
+    for name, cls in available_models().items()
+    if cls.traceable and name not in {case[0] for case in CASES}
 ]
 
 
