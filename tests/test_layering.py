@@ -20,7 +20,14 @@ ROOT = Path(__file__).resolve().parents[1] / "ppgen"
 
 #: Bottom first. A module belongs to the first entry that is its name or a package above it.
 LAYERS = [
-    ("ppgen.registry", "ppgen.validation", "ppgen.catalogue", "ppgen.plots", "ppgen"),
+    (
+        "ppgen.registry",
+        "ppgen.validation",
+        "ppgen.catalogue",
+        "ppgen.plots",
+        "ppgen.progress",
+        "ppgen",
+    ),
     ("ppgen.data",),
     ("ppgen.models",),
     ("ppgen.program",),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..progress import announce
 from ..runs.folder import open_run_dir
 from .adversarial import adversarial_section
 from .estimators import estimator_section
@@ -32,7 +33,11 @@ def run_demo(out: str | Path | None = None, quick: bool = False, progress: bool 
     """Run every demo section, write ``report.md`` in the run folder, and return the folder."""
     with open_run_dir(out, "demo") as run_dir:
         start = time.perf_counter()
-        parts = [section(run_dir, quick, progress) for section in SECTIONS]
+        parts = []
+        for number, section in enumerate(SECTIONS, start=1):
+            title = section.__doc__.strip().splitlines()[0] if section.__doc__ else section.__name__
+            announce(f"[{number}/{len(SECTIONS)}] {title}", progress)
+            parts.append(section(run_dir, quick, progress))
     header = [
         "# ppgen demo report",
         "",

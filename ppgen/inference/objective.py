@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pyro.infer import ELBO
 
+from .estimator import Estimator
 from .losses.compose import ELBOLoss, Loss, as_loss
 from .losses.lookup import get_loss
 
@@ -47,7 +48,8 @@ def resolve_objective(
     if isinstance(estimator, ELBO):
         if num_particles not in (None, estimator.num_particles):
             raise ValueError("set num_particles on the ELBO object itself, not in fit()")
-        return ELBOLoss(estimator), type(estimator).__name__
+        name = estimator.name if isinstance(estimator, Estimator) else type(estimator).__name__
+        return ELBOLoss(estimator), name
     if isinstance(estimator, str):
         return (
             ELBOLoss(estimator, max_plate_nesting=max_plate_nesting, **options),

@@ -27,6 +27,10 @@ from __future__ import annotations
 import math
 import statistics
 import warnings
+from pathlib import Path
+
+#: Warnings point past ppgen's own frames, at the caller's line.
+PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
 #: The share of the curve's scale that its second half may still gain, for a converged run.
 DEFAULT_TOLERANCE = 0.02
@@ -88,7 +92,8 @@ def warn_if_not_converged(rows: list[dict], tolerance: float, hint: str) -> bool
         warnings.warn(
             f"training has not converged ({column}): {detail}. {hint}",
             ConvergenceWarning,
-            stacklevel=5,  # the user's call of fit (fit -> _train -> _finish -> here)
+            # Attributed to the first caller outside ppgen: the user's fit (or compare) call.
+            skip_file_prefixes=(PACKAGE_DIR,),
         )
     return converged
 

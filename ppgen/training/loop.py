@@ -23,8 +23,8 @@ import time
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
+from ..progress import progress_bar
 from .convergence import (
     DEFAULT_TOLERANCE,
     convergence_check,
@@ -98,7 +98,7 @@ class TrainingLoop:
         total, log_every = self.plan.total_steps, self.plan.log_every
         state, stepper = self.state, self.stepper
         shown = self.settings.progress and self.ranks.is_main
-        bar = tqdm(total=total, initial=state.step, disable=not shown, desc=self.name)
+        bar = progress_bar(total, state.step, self.name, shown)
         if state.last_good is None:
             state.keep_last_good(self.history.rows)
         tick = time.perf_counter()
