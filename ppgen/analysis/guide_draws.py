@@ -1,8 +1,9 @@
 """One fitted run's guide draws, the model replayed on them, and the ArviZ groups they fill.
 
 ``num_samples`` draws ``z_s ~ q(z | x)`` are taken in one vectorized pass (a plate over samples
-left of the model's plates) and the model is replayed on them; :func:`run_groups` turns the two
-traces into ``xarray.Dataset`` groups with one chain (see :mod:`ppgen.analysis.inference_data`
+left of the model's plates), or one at a time for a program that does not broadcast over them
+(:mod:`ppgen.program.particles`), and the model is replayed on them; :func:`run_groups` turns the
+two traces into ``xarray.Dataset`` groups with one chain (see :mod:`ppgen.analysis.inference_data`
 for what each group holds). The log-densities are float64 (:mod:`.trace_arrays`).
 """
 
@@ -21,8 +22,8 @@ from pyro.poutine.util import prune_subsample_sites
 from torch import nn
 from torch.utils._pytree import tree_map
 
-from ..program.errors import run_vectorized
-from ..program.importance import assemble, scored_trace, vectorize
+from ..program.importance import assemble, compute_log_prob
+from ..program.particles import ParticleDraws
 from .trace_arrays import (
     numpy_log_density,
     numpy_values,
@@ -49,24 +50,35 @@ LOG_DENSITY_DESCRIPTIONS = {
 
 
 class GuideDraws:
-    """Guide draws and the model replayed on them, vectorized over ``num_samples``."""
+    """Guide draws and the model replayed on them, over ``num_samples`` draws (vectorized, or one
+    at a time where the program does not broadcast over them)."""
 
     def __init__(self, model_fn, guide_fn, args, kwargs, num_samples, sample_dim):
         self.model_fn, self.args, self.kwargs = model_fn, args, kwargs
         self.num_samples, self.sample_dim = num_samples, sample_dim
-        self.guide = run_vectorized(lambda: self.scored(guide_fn), num_samples)
-        self.model = run_vectorized(lambda: self.scored(model_fn, self.guide), num_samples)
+        self.particles = ParticleDraws()
 
-    def vectorized(self, fn):
-        return vectorize(fn, self.num_samples, self.sample_dim)
+        def traces(_):
+            guide = self.scored(guide_fn)
+            return guide, self.scored(model_fn, guide)
 
-    def scored(self, fn, replay_from=None):
-        """A scored trace of ``fn`` without the plates' index sites."""
-        trace = scored_trace(self.vectorized(fn), self.args, self.kwargs, replay_from)
-        return prune_subsample_sites(trace)
+        self.guide, self.model = self.particles.run(traces, num_samples, "to_inference_data")
 
-    def run(self, fn):
-        return poutine.trace(self.vectorized(fn)).get_trace(*self.args, **self.kwargs)
+    def scored(self, fn, replay_from=None, args=None, kwargs=None):
+        """A scored trace of ``fn`` (replayed on ``replay_from``, a trace of these draws) without
+        the plates' index sites; ``args``/``kwargs``: other arguments than the draws' own."""
+        args = self.args if args is None else args
+        kwargs = self.kwargs if kwargs is None else kwargs
+        return self.particles.trace(
+            fn, args, kwargs, self.num_samples, self.sample_dim, replay_from,
+            lambda trace: prune_subsample_sites(compute_log_prob(trace)),
+        )  # fmt: skip
+
+    def run(self, fn, replay_from=None):
+        """The trace of ``fn`` over the draws (replayed on ``replay_from``), unscored."""
+        return self.particles.trace(
+            fn, self.args, self.kwargs, self.num_samples, self.sample_dim, replay_from
+        )
 
     def scored_float64(self, fn) -> tuple:
         """``(trace, None)``: ``fn`` replayed on float64 copies of the guide's draws and data,
@@ -76,14 +88,13 @@ class GuideDraws:
         exactly 0 in every draw, which PSIS cannot fit a tail to."""
         owner = getattr(fn, "__self__", None)
         module = owner if isinstance(owner, nn.Module) else None
-        replay = _float64_trace(self.guide)
+        replay = self.particles.derived(self.guide, _float64_trace)
         args, kwargs = tree_map(_float64, self.args), tree_map(_float64, self.kwargs)
         try:
             with _float64_module(module), _Float64Params():
-                trace = scored_trace(self.vectorized(fn), args, kwargs, replay)
+                return self.scored(fn, replay, args, kwargs), None
         except (RuntimeError, TypeError, ValueError) as error:
             return None, f"{type(error).__name__}: {error}"
-        return prune_subsample_sites(trace), None
 
 
 def _float64(value):
@@ -208,8 +219,7 @@ def _observed_data(draws, observed, labels, coords) -> xr.Dataset:
 
 def _observed_arrays(draws, log_lik_trace, observed, data_plate, derived):
     """``(log_likelihood, posterior_predictive)`` arrays of the observed sites."""
-    replayed = poutine.replay(poutine.uncondition(draws.model_fn), trace=draws.guide)
-    predictive_trace = draws.run(replayed)
+    predictive_trace = draws.run(poutine.uncondition(draws.model_fn), replay_from=draws.guide)
     log_lik, predictive = {}, {}
     for name in observed:
         if name not in log_lik_trace.nodes:

@@ -10,7 +10,11 @@ same budget in steps; the table reports what each achieved and what its gradient
   integrate it, importance-sampled (``eval_samples``) otherwise (see ``test_log_lik_method``);
 - ``model_variance``/``guide_variance``, ``model_snr``/``guide_snr``: gradient statistics
   (:func:`ppgen.evaluation.gradient_stats`) at each estimator's final parameters;
-- ``seconds_per_step``: training wall time per step.
+- ``seconds_per_step``: training wall time per step;
+- ``refused``: for an estimator that fails on the program at its first call (a program it cannot
+  run, though its declared needs are met), the reason, named; its other columns are empty and
+  the other estimators are compared as usual. One whose declared needs the program does not meet
+  is refused before any training, with the others that do not apply.
 
 The histories (for curves against steps and wall time) ride along in ``table.attrs["histories"]``
 as ``{estimator: {column: list}}``: plain data, so tables from several runs still concatenate
@@ -26,6 +30,7 @@ import pandas as pd
 from ..data import Dataset
 from ..inference import get_estimator
 from ..models.base import GenerativeModel
+from ..program.errors import ProgramError
 from ..training.device import resolve_device
 from ..validation import check_positive_int
 from .contestants import ModelContestants as _model_contestants
@@ -111,7 +116,11 @@ def compare(
     )
     rows, histories = [], {}
     for spec, estimator in built.items():
-        candidate, history = contestants.train(estimator, {**settings, **fit_options})
+        try:
+            candidate, history = contestants.train(estimator, {**settings, **fit_options})
+        except ProgramError as error:  # this one cannot run the program; the others go on
+            rows.append(_refused_row(spec, estimator, error))
+            continue
         tail = history["loss"].iloc[-max(1, math.ceil(len(history) / 10)) :]
         test_log_lik, method = contestants.held_out(candidate, eval_samples)
         grads = gradient_stats(
@@ -119,7 +128,7 @@ def compare(
             contestants.grad_rows(grad_batch),
             estimator,
             num_repeats=grad_repeats,
-            **(fit_options.get("model_kwargs") or {}),
+            **contestants.grad_options(),
         ).set_index("group")
         rows.append(
             {
@@ -134,9 +143,25 @@ def compare(
                 "model_snr": grads.loc["model", "snr"],
                 "guide_snr": grads.loc["guide", "snr"],
                 "seconds_per_step": float(history["wall_time"].iloc[-1]) / steps,
+                "refused": None,
             }
         )
         histories[spec] = history.to_dict("list")
     table = pd.DataFrame(rows)
     table.attrs["histories"] = histories
     return table
+
+
+def _refused_row(spec: str, estimator, error: ProgramError) -> dict:
+    """The row of an estimator that failed on the program at its first call (a program it
+    cannot run, found before its first step): its numbers empty, its reason in ``refused``."""
+    empty = ("train_bound", "test_log_lik", "model_variance", "guide_variance", "model_snr",
+             "guide_snr", "seconds_per_step")  # fmt: skip
+    return {
+        "estimator": spec,
+        "num_particles": getattr(estimator, "num_particles", 1),
+        "steps": 0,
+        **{column: math.nan for column in empty},
+        "test_log_lik_method": "not trained",
+        "refused": f"{spec}: {str(error).splitlines()[0]}",
+    }

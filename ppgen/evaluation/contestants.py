@@ -23,6 +23,7 @@ from ..program.data_spec import DataSpec
 from ..program.errors import ProgramError
 from ..program.program import Program
 from ..training import fit
+from ..training.probe import probe_program
 from .bounds import log_likelihood
 
 
@@ -76,6 +77,9 @@ class ModelContestants:
     def grad_rows(self, count: int):
         return self.data.train[:count]
 
+    def grad_options(self) -> dict:
+        return {}
+
 
 class PairContestants:
     """A user's pair: its parameters restored before each estimator, scored where it can be."""
@@ -100,6 +104,7 @@ class PairContestants:
         with self.program.scope(training=True):
             self.info = self.program.inspect(*spec.call(), num_rows=spec.num_rows)
             self.snapshot = self._snapshot()
+        self.spec, self._all_rows = spec, {}
 
     def _snapshot(self) -> dict:
         store = pyro.get_param_store()
@@ -137,4 +142,28 @@ class PairContestants:
         return float(estimate.mean()), f"importance sampling (S={eval_samples})"
 
     def grad_rows(self, count: int):
-        return _first_rows(self.train_data, count)
+        """The rows gradients are estimated on: the first ``count``, unless the program needs
+        every row, as training does (:meth:`needs_all_rows`)."""
+        return (
+            self.train_data if self.needs_all_rows(count) else _first_rows(self.train_data, count)
+        )
+
+    def needs_all_rows(self, count: int) -> bool:
+        """Whether the program must see every row at once: it subsamples its own data plate,
+        its guide holds parameters of particular rows, or its plates are sized for all rows
+        (``fit``'s probe of a ``count``-row batch tells, :mod:`ppgen.training.probe`)."""
+        rows = self.spec.num_rows
+        if rows is None or count >= rows or self.info.subsamples or self.info.per_row_params:
+            return True
+        if count not in self._all_rows:
+            with self.program.scope():
+                try:
+                    _, minibatches = probe_program(self.program, self.spec, count, False)
+                    self._all_rows[count] = minibatches.kind != "sliced"
+                except ProgramError:  # refused minibatches of this size: all rows, as fit
+                    self._all_rows[count] = True
+        return self._all_rows[count]
+
+    def grad_options(self) -> dict:
+        """What ``gradient_stats`` passes to the programs besides the rows."""
+        return {"data_plate": self.fit_options.get("data_plate"), **self.model_kwargs}

@@ -47,10 +47,18 @@ def _program_parameters(model_fn, guide_fn, args, kwargs) -> list:
 
 
 def _split_groups(guide_fn, parameters, args, kwargs) -> dict[str, list]:
+    """The guide's parameters are those its draws depend on: through ``log q`` (a Gaussian's
+    scale), or through the drawn values themselves (an ``AutoDelta`` guide's point estimates,
+    whose ``log q`` is the constant 0 and has no graph)."""
     trace = poutine.trace(guide_fn).get_trace(*args, **kwargs)
-    log_q = trace.log_prob_sum()
-    grads = torch.autograd.grad(log_q, parameters, allow_unused=True)
-    guide_ids = {id(p) for p, g in zip(parameters, grads) if g is not None}
+    dependence = trace.log_prob_sum()
+    for site in trace.nodes.values():
+        if site["type"] == "sample" and site["value"].is_floating_point():
+            dependence = dependence + site["value"].sum()
+    guide_ids = set()
+    if torch.is_tensor(dependence) and dependence.requires_grad:
+        grads = torch.autograd.grad(dependence, parameters, allow_unused=True)
+        guide_ids = {id(p) for p, g in zip(parameters, grads) if g is not None}
     return {
         "model": [p for p in parameters if id(p) not in guide_ids],
         "guide": [p for p in parameters if id(p) in guide_ids],

@@ -14,7 +14,7 @@ from pyro.poutine.util import prune_subsample_sites
 
 from ..models.base import GenerativeModel
 from ..program.data_spec import check_tensor
-from ..program.importance import vectorize
+from ..program.particles import vectorize
 from ..program.program import Program
 
 #: Burda et al. (2016): a unit is active when the variance over x of E_q[u | x] exceeds this.

@@ -13,7 +13,8 @@ import torch
 
 from ..models.base import GenerativeModel
 from ..program.data_spec import check_tensor
-from ..program.importance import scored_trace, split_log_prob, vectorize
+from ..program.importance import scored_trace, split_log_prob
+from ..program.particles import vectorize
 from ..program.program import Program
 from ..validation import check_name
 

@@ -18,6 +18,7 @@ import torch
 
 from ..program.errors import ProgramError
 from ..program.importance import weight_parts
+from ..program.particles import ParticleDraws
 from ..program.program import Program
 
 
@@ -80,12 +81,16 @@ class PointWeights:
 
     def __init__(self, program: Program, first_rows: int | None, kind: str = "marginal"):
         self.program, self.first_rows, self.kind, self.resolved = program, first_rows, kind, None
+        self.particles = ParticleDraws()  # one at a time where the program does not vectorize
 
     def __call__(self, args: tuple, kwargs: dict, num_samples: int) -> torch.Tensor:
         if self.resolved is None:
             self.resolved = point_program(self.program, args, kwargs, self.first_rows, self.kind)
         model_fn, guide_fn, data_plate, nesting = self.resolved
-        parts = weight_parts(model_fn, guide_fn, args, kwargs, num_samples, data_plate, nesting)
+        parts = weight_parts(
+            model_fn, guide_fn, args, kwargs, num_samples, data_plate, nesting,
+            draws=self.particles,
+        )  # fmt: skip
         return parts.joint().log_w if self.kind == "joint" else parts.log_w
 
 

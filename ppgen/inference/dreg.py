@@ -20,8 +20,7 @@ import math
 import torch
 from pyro.poutine.messenger import Messenger
 
-from ..program.errors import run_vectorized
-from ..program.importance import assemble, scored_trace, vectorize
+from ..program.importance import assemble, compute_log_prob
 from ..program.sites import is_reparameterized
 from ..registry import ESTIMATORS
 from .multi_sample import MultiSampleEstimator
@@ -49,8 +48,8 @@ class _CallMethod(torch.nn.Module):
         self.owner = owner
         self.method = method
 
-    def forward(self, *args):
-        return getattr(self.owner, self.method)(*args)
+    def forward(self, *args, **kwargs):
+        return getattr(self.owner, self.method)(*args, **kwargs)
 
 
 def with_constant_parameters(fn):
@@ -60,8 +59,8 @@ def with_constant_parameters(fn):
         wrapper = _CallMethod(owner, fn.__name__)
         constants = {f"owner.{name}": p.detach() for name, p in owner.named_parameters()}
 
-        def call(*args):
-            return torch.func.functional_call(wrapper, constants, args, strict=False)
+        def call(*args, **kwargs):  # keyword data (labels, a conditional model's y) too
+            return torch.func.functional_call(wrapper, constants, args, kwargs, strict=False)
 
         return _DetachParams()(call)
     return _DetachParams()(fn)
@@ -92,27 +91,34 @@ class DReG(MultiSampleEstimator):
         pair = self.resolve(model, guide, args, kwargs)
         sample_dim, K = -pair.nesting - 1, self.num_particles
 
+        particles = self.particles
+
         def scored(fn, replay_from=None):
-            return scored_trace(vectorize(fn, K, sample_dim), args, kwargs, replay_from)
+            return particles.trace(fn, args, kwargs, K, sample_dim, replay_from, compute_log_prob)
 
         def weights(model_trace, guide_trace):
             # Per data point, or joint for a model with global latents (see multi_sample.py).
             parts = assemble(model_trace, guide_trace, pair.data_plate, sample_dim)
             return parts.per_point_or_joint()
 
-        guide_trace = run_vectorized(lambda: scored(pair.guide_fn), K)  # z_k(phi, eps)
+        def traces(_):
+            guide_trace = scored(pair.guide_fn)  # z_k(phi, eps)
+            # log w with constant parameters: its gradient is the path derivative through z only.
+            guide_path = scored(with_constant_parameters(pair.guide_fn), guide_trace)
+            model_path = scored(with_constant_parameters(pair.model_fn), guide_trace)
+            # log p with constant samples: its gradient is the model's, grad_theta log p(x, z_k).
+            model_theta = scored(pair.model_fn, particles.derived(guide_trace, _frozen))
+            return guide_path, model_path, model_theta
+
+        guide_path, model_path, model_theta = particles.run(traces, K, "dreg")
         if not all(
             is_reparameterized(site)
-            for site in guide_trace.nodes.values()
+            for site in guide_path.nodes.values()
             if site["type"] == "sample"
         ):
             raise ValueError("dreg needs a fully reparameterizable guide; use 'vimco' or 'rws'")
-        # log w with constant parameters: its gradient is the path derivative through z only.
-        guide_path = scored(with_constant_parameters(pair.guide_fn), guide_trace)
-        model_path = scored(with_constant_parameters(pair.model_fn), guide_trace)
         log_w = weights(model_path, guide_path).log_w  # (K, N), or (K, 1) joint
-        # log p with constant samples: its gradient is the model's, grad_theta log p(x, z_k).
-        log_p_theta = weights(scored(pair.model_fn, _frozen(guide_trace)), guide_path).log_p
+        log_p_theta = weights(model_theta, guide_path).log_p
         weights_ = torch.softmax(log_w.detach(), dim=0)  # w~_k
         bound = torch.logsumexp(log_w.detach(), dim=0) - math.log(K)
         surrogate = (

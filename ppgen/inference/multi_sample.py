@@ -22,6 +22,7 @@ import math
 import torch
 
 from ..program.importance import WeightParts, weight_parts
+from ..program.particles import ParticleDraws
 from ..program.program import PairCache
 from .estimator import Estimator
 
@@ -41,6 +42,8 @@ class MultiSampleEstimator(Estimator):
             num_particles = self.default_num_particles
         self.num_particles = self.check_num_particles(num_particles)
         self._pair = PairCache(nesting=max_plate_nesting)
+        #: Vectorized draws, or one at a time for a program that does not broadcast over them.
+        self.particles = ParticleDraws()
 
     @property
     def max_plate_nesting(self) -> int | None:
@@ -73,6 +76,7 @@ class MultiSampleEstimator(Estimator):
             pair.data_plate,
             pair.nesting,
             self.detach_samples,
+            self.particles,
         )
         if self.needs_reparameterized and not parts.reparameterized:
             raise ValueError(

@@ -3,8 +3,8 @@
 The checks read what an estimator declares (:class:`~ppgen.inference.estimator.Estimator`), never
 a list of names. A refusal names the site and the reason and lists the registered estimators that
 do apply, so a user never meets an error from deep inside Pyro for a program that Pyro accepts.
-Every multi-sample estimator also needs a program that broadcasts over a leading sample dimension
-(checked by running it once; see :func:`ppgen.program.errors.run_vectorized`).
+A multi-sample estimator draws its particles in one vectorized pass, or one at a time where the
+program does not broadcast over a leading sample dimension (:mod:`ppgen.program.particles`).
 
 Models with global latents are accepted by all of them: the multi-sample bounds are then over the
 joint of the globals and the batch (:mod:`ppgen.inference.multi_sample`).

@@ -27,10 +27,6 @@ class _LastSite(Messenger):
             self.name, self.shape = msg["name"], tuple(msg["value"].shape)
 
 
-#: Estimators that draw one particle at a time, offered when vectorization fails.
-UNVECTORIZED = "trace or meanfield with num_particles=1, tracegraph, enum"
-
-
 def _failure_site(fn) -> str:
     """Run ``fn`` again, recording sites, and say where it stopped."""
     recorder = _LastSite()
@@ -45,7 +41,15 @@ def _failure_site(fn) -> str:
 
 
 #: The exceptions a Pyro program raises for shape, support and argument problems.
-PROGRAM_FAILURES = (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError, KeyError)
+PROGRAM_FAILURES = (
+    RuntimeError,
+    ValueError,
+    IndexError,
+    TypeError,
+    NotImplementedError,
+    KeyError,
+    AssertionError,  # programs that assert their own shapes (as Pyro's tests do)
+)
 
 
 def first_line(error: Exception) -> str:
@@ -63,11 +67,10 @@ def run_vectorized(traces, num_samples: int):
         raise ProgramError(
             f"the program failed with {num_samples} vectorized draws {_failure_site(traces)}: "
             f"{first_line(error)}. ppgen draws samples in a plate to the left "
-            "of the program's plates, so every latent gets leading sample dimensions; the "
-            "program must broadcast over them: index and reshape from the right (z[..., i], "
-            "z.reshape(z.shape[:-1] + (a, b))), and declare every batch dimension with "
-            "pyro.plate(..., dim=...). Estimators that do not vectorize: "
-            f"{UNVECTORIZED}."
+            "of the program's plates, so every latent gets leading sample dimensions; a "
+            "program that broadcasts over them runs in one pass: index and reshape from the "
+            "right (z[..., i], z.reshape(z.shape[:-1] + (a, b))), and declare every batch "
+            "dimension with pyro.plate(..., dim=...)"
         ) from error
 
 

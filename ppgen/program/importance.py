@@ -24,12 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import pyro
 import pyro.poutine as poutine
 import torch
 from pyro.poutine.messenger import Messenger
 
-from .errors import run_vectorized
+from .particles import ParticleDraws
 from .sites import SAMPLE_PLATE, is_index_site, is_reparameterized, latent_sites
 
 
@@ -120,14 +119,10 @@ class _DetachSamples(Messenger):
             msg["value"] = msg["value"].detach()
 
 
-def vectorize(fn, num_samples: int, sample_dim: int):
-    """``fn`` inside a plate of ``num_samples`` at ``sample_dim``, left of the program's plates."""
-
-    def wrapped(*args, **kwargs):
-        with pyro.plate(SAMPLE_PLATE, num_samples, dim=sample_dim):
-            return fn(*args, **kwargs)
-
-    return wrapped
+def compute_log_prob(trace):
+    """``trace`` with every site's ``log_prob`` computed (not the plates' index sites)."""
+    trace.compute_log_prob(site_filter=lambda name, site: not is_index_site(site))
+    return trace
 
 
 def scored_trace(fn, args: tuple, kwargs: dict, replay_from=None):
@@ -137,9 +132,7 @@ def scored_trace(fn, args: tuple, kwargs: dict, replay_from=None):
     :func:`latent_sites` skips them."""
     if replay_from is not None:
         fn = poutine.replay(fn, trace=replay_from)
-    trace = poutine.trace(fn).get_trace(*args, **kwargs)
-    trace.compute_log_prob(site_filter=lambda name, site: not is_index_site(site))
-    return trace
+    return compute_log_prob(poutine.trace(fn).get_trace(*args, **kwargs))
 
 
 def assemble(model_trace, guide_trace, data_plate, sample_dim) -> WeightParts:
@@ -186,26 +179,32 @@ def weight_parts(
     data_plate: str | None,
     nesting: int,
     detach_samples: bool = False,
+    draws: ParticleDraws | None = None,
 ) -> WeightParts:
-    """Draw ``num_samples`` guide samples in one vectorized pass and score them.
+    """Draw ``num_samples`` guide samples, in one vectorized pass where the program allows, and
+    score them.
 
     No input checks (estimators call this every step); differentiable: reparameterized samples
     carry gradients to the guide's parameters unless ``detach_samples``. ``args``/``kwargs`` are
-    the programs' arguments. A program that cannot run with a leading sample dimension raises a
-    :class:`~ppgen.program.errors.ProgramError` naming the site (see
-    :func:`ppgen.program.errors.vectorization_error`).
+    the programs' arguments. ``draws`` remembers, between calls, whether the program runs with
+    vectorized draws (:mod:`ppgen.program.particles`): one that does not is drawn one particle at
+    a time, said once; one that fails either way raises a
+    :class:`~ppgen.program.errors.ProgramError` naming the site.
     """
 
     sample_dim = -nesting - 1
     if detach_samples:
         guide_fn = _DetachSamples()(guide_fn)
 
-    def traces():
-        guide_trace = scored_trace(vectorize(guide_fn, num_samples, sample_dim), args, kwargs)
-        model_trace = scored_trace(
-            vectorize(model_fn, num_samples, sample_dim), args, kwargs, guide_trace
+    def traces(particles: ParticleDraws):
+        guide_trace = particles.trace(
+            guide_fn, args, kwargs, num_samples, sample_dim, score=compute_log_prob
+        )
+        model_trace = particles.trace(
+            model_fn, args, kwargs, num_samples, sample_dim, guide_trace, compute_log_prob
         )
         return model_trace, guide_trace
 
-    model_trace, guide_trace = run_vectorized(traces, num_samples)
+    particles = ParticleDraws() if draws is None else draws
+    model_trace, guide_trace = particles.run(traces, num_samples, "the importance weights")
     return assemble(model_trace, guide_trace, data_plate, sample_dim)
