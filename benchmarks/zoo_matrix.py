@@ -3,7 +3,10 @@
 Every pair x estimator is trained by ``fit`` for a few steps; ``log_likelihood`` and
 ``to_inference_data`` evaluate every pair. A cell is ``trained`` / ``ok``, ``refused`` (a
 ``ProgramError`` before any training step, with its reason), or ``ERROR`` (any other exception:
-what issue 14 forbids). The matrix, the counts and every refusal's reason are recorded.
+what issue 14 forbids). For every refused training cell, Pyro's own SVI runs the same program
+with Pyro's counterpart of the estimator (``PYRO_COUNTERPARTS``), so the matrix says where Pyro
+trains what ppgen refuses (issue 26). The matrix, the counts and every refusal's reason are
+recorded.
 
 Run:  python benchmarks/zoo_matrix.py [--steps 3]
 Writes benchmarks/results/zoo_matrix.{csv,md}.
@@ -33,6 +36,19 @@ ESTIMATORS = [
     "iwae", "dreg", "vimco", "rws", "enum",
 ]  # fmt: skip
 PARTICLES = {"iwae": 3, "dreg": 3, "vimco": 3, "rws": 3}
+#: Pyro's own objective closest to each estimator (the multi-sample ones: the K-sample bound).
+PYRO_COUNTERPARTS = {
+    "trace": lambda: pyro.infer.Trace_ELBO(),
+    "meanfield": lambda: pyro.infer.TraceMeanField_ELBO(),
+    "tracegraph": lambda: pyro.infer.TraceGraph_ELBO(),
+    "tracegraph+decaying": lambda: pyro.infer.TraceGraph_ELBO(),
+    "tracegraph+nvil": lambda: pyro.infer.TraceGraph_ELBO(),
+    "iwae": lambda: pyro.infer.RenyiELBO(alpha=0, num_particles=3),
+    "dreg": lambda: pyro.infer.RenyiELBO(alpha=0, num_particles=3),
+    "vimco": lambda: pyro.infer.RenyiELBO(alpha=0, num_particles=3),
+    "rws": lambda: pyro.infer.ReweightedWakeSleep(num_particles=3),
+    "enum": lambda: pyro.infer.TraceEnum_ELBO(max_plate_nesting=3),
+}
 
 
 def load_zoo():
@@ -53,6 +69,25 @@ def outcome(call) -> tuple[str, str]:
     except Exception as error:  # noqa: BLE001 - the matrix records what escaped
         return "ERROR", f"{type(error).__name__}: {error}"
     return "ok", ""
+
+
+def pyro_svi(pair, estimator: str) -> str:
+    """Whether Pyro's own SVI takes a step on the pair with the estimator's counterpart."""
+    pyro.clear_param_store()
+    pyro.set_rng_seed(0)
+    model, guide, data, options = pair.build()
+    args = () if data is None else (data,) if isinstance(data, torch.Tensor) else ()
+    args = tuple(data) if isinstance(data, tuple) else args
+    kwargs = dict(data) if isinstance(data, dict) else {}
+    kwargs.update(options.get("model_kwargs") or {})
+    svi = pyro.infer.SVI(
+        model, guide, pyro.optim.Adam({"lr": 1e-3}), PYRO_COUNTERPARTS[estimator]()
+    )
+    try:
+        loss = svi.step(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - recorded, not raised
+        return f"fails too ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+    return "trains" if math.isfinite(loss) else f"non-finite loss {loss}"
 
 
 def cells(pair, steps: int):
@@ -81,7 +116,10 @@ def cells(pair, steps: int):
         return call
 
     for estimator in ESTIMATORS:
-        yield (estimator, *outcome(train(estimator)))
+        status, detail = outcome(train(estimator))
+        if status == "refused":
+            detail = f"{detail} [Pyro's own SVI: {pyro_svi(pair, estimator)}]"
+        yield estimator, status, detail
     yield ("log_likelihood", *outcome(evaluate(log_likelihood)))
     yield ("to_inference_data", *outcome(evaluate(to_inference_data)))
 
@@ -112,8 +150,9 @@ def write_markdown(table: pd.DataFrame, args, seconds: float) -> None:
     matrix = matrix.loc[list(dict.fromkeys(table["pair"]))].replace(symbol)
     counts = table.groupby(["column", "status"]).size().unstack(fill_value=0)
     refusals = table[table["status"] != "ok"][["pair", "column", "status", "detail"]]
+    pyro_trains = refusals["detail"].str.contains("Pyro's own SVI: trains", regex=False)
     lines = [
-        "# The zoo: users' Pyro programs through ppgen (issue 14)",
+        "# The zoo: users' Pyro programs through ppgen (issues 14 and 26)",
         "",
         f"`python benchmarks/zoo_matrix.py --steps {args.steps}`: {table['pair'].nunique()} "
         f"pairs (`tests/zoo_pairs.py`), {args.steps} training steps per cell, one CPU thread; "
@@ -127,6 +166,8 @@ def write_markdown(table: pd.DataFrame, args, seconds: float) -> None:
         "",
         f"- cells: {len(table)}; ✓ {int((table.status == 'ok').sum())}, refused "
         f"{int((table.status == 'refused').sum())}, ERROR {int((table.status == 'ERROR').sum())}",
+        f"- refused training cells that Pyro's own SVI trains with its counterpart: "
+        f"{int(pyro_trains.sum())} (each says why ppgen refuses, below)",
         "",
         counts.to_markdown(),
         "",
@@ -141,11 +182,18 @@ def write_markdown(table: pd.DataFrame, args, seconds: float) -> None:
         "",
         "## Every refusal and error, with its message",
         "",
-        *[f"- `{r.pair}` × `{r.column}` ({r.status}): {r.detail.splitlines()[0][:400]}"
+        *[f"- `{r.pair}` × `{r.column}` ({r.status}): {_reason(r.detail)}"
           for r in refusals.itertuples()],
         "",
     ]  # fmt: skip
     (args.out / "zoo_matrix.md").write_text("\n".join(lines))
+
+
+def _reason(detail: str) -> str:
+    """The refusal's first line (at most 400 characters) and Pyro's outcome."""
+    first, _, pyro_part = detail.partition(" [Pyro's own SVI: ")
+    line = first.splitlines()[0][:400]
+    return f"{line} — Pyro's own SVI: {pyro_part.rstrip(']')}" if pyro_part else line
 
 
 if __name__ == "__main__":

@@ -22,13 +22,18 @@ from pathlib import Path
 
 import pyro
 import pyro.distributions as dist
+import pyro.distributions.transforms as T
 import pyro.poutine as poutine
 import torch
 import torch.nn as nn
+from pyro.contrib.easyguide import easy_guide
 from pyro.infer import config_enumerate
 from pyro.infer.autoguide import (
     AutoDelta,
     AutoDiagonalNormal,
+    AutoGuideList,
+    AutoIAFNormal,
+    AutoLowRankMultivariateNormal,
     AutoMultivariateNormal,
     AutoNormal,
 )
@@ -564,6 +569,308 @@ def _():
             pyro.sample("z", dist.Normal(out[..., :2], out[..., 2:].exp()).to_event(1))
 
     return model, guide, rows(4), {"batch_size": 5}
+
+
+# ----- issue 26: more programs from Pyro's examples and tutorials, one per failure class --------
+TUTORIALS = "pyro tutorial "
+
+
+def _labels(count=N, classes=3, seed=0):
+    return torch.randint(classes, (count,), generator=torch.Generator().manual_seed(seed))
+
+
+@entry("cvae_labels_keyword", TUTORIALS + "cvae (labels as a keyword; dreg dropped them)")
+def _():
+    decoder, encoder = nn.Linear(2 + 3, 4), nn.Linear(4 + 3, 4)
+
+    def model(x, y=None):
+        pyro.module("decoder", decoder)
+        with pyro.plate("data", len(x)):
+            z = pyro.sample("z", dist.Normal(x.new_zeros(2), 1.0).to_event(1))
+            hot = nn.functional.one_hot(y, 3).to(z).expand(z.shape[:-1] + (3,))
+            loc = decoder(torch.cat([z, hot], -1))
+            pyro.sample("x", dist.Normal(loc, 1.0).to_event(1), obs=x)
+
+    def guide(x, y=None):
+        pyro.module("encoder", encoder)
+        with pyro.plate("data", len(x)):
+            out = encoder(torch.cat([x, nn.functional.one_hot(y, 3).to(x)], -1))
+            pyro.sample("z", dist.Normal(out[..., :2], out[..., 2:].exp()).to_event(1))
+
+    return model, guide, {"x": rows(4), "y": _labels()}, {"batch_size": 5}
+
+
+@entry("hmm_markov_enumerated", TUTORIALS + "hmm (pyro.markov, states enumerated)",
+       "model_enumerated")  # fmt: skip
+def _():
+    def model(x):
+        transition = pyro.param("transition", torch.full((2, 2), 0.5),
+                                constraint=constraints.simplex)  # fmt: skip
+        locs = pyro.param("locs", torch.tensor([-1.0, 1.0]))
+        with pyro.plate("sequences", x.shape[0], dim=-1):
+            state = 0
+            for t in pyro.markov(range(x.shape[1])):
+                state = pyro.sample(f"state_{t}", dist.Categorical(transition[state]),
+                                    infer={"enumerate": "parallel"})  # fmt: skip
+                pyro.sample(f"x_{t}", dist.Normal(locs[state], 1.0), obs=x[:, t])
+
+    return model, lambda x: None, rows(4), {"batch_size": 5}
+
+
+def _gmm(x):
+    weights = pyro.sample("weights", dist.Dirichlet(0.5 * torch.ones(2)))
+    scale = pyro.sample("scale", dist.LogNormal(0.0, 2.0))
+    with pyro.plate("components", 2):
+        locs = pyro.sample("locs", dist.Normal(0.0, 10.0))
+    with pyro.plate("data", len(x)):
+        assignment = pyro.sample("assignment", dist.Categorical(weights),
+                                 infer={"enumerate": "parallel"})  # fmt: skip
+        pyro.sample("obs", dist.Normal(locs[assignment], scale), obs=x)
+
+
+@entry("gmm_map_guide", TUTORIALS + "gmm, MAP guide (AutoDelta over the globals)",
+       "model_enumerated")  # fmt: skip
+def _():
+    guide = AutoDelta(poutine.block(_gmm, expose=["weights", "locs", "scale"]))
+    return _gmm, guide, rows(), {}
+
+
+@entry("gmm_full_guide", TUTORIALS + "gmm, AutoNormal over the globals", "model_enumerated")
+def _():
+    guide = AutoNormal(poutine.block(_gmm, expose=["weights", "locs", "scale"]))
+    return _gmm, guide, rows(), {}
+
+
+@entry(
+    "bayesian_regression_pyrosample",
+    TUTORIALS + "bayesian regression (PyroModule with PyroSample priors: t() of a sample)",
+)
+def _():
+    class BayesianRegression(PyroModule):
+        def __init__(self):
+            super().__init__()
+            self.linear = PyroModule[nn.Linear](3, 1)
+            self.linear.weight = PyroSample(dist.Normal(0.0, 1.0).expand([1, 3]).to_event(2))
+            self.linear.bias = PyroSample(dist.Normal(0.0, 10.0).expand([1]).to_event(1))
+
+        def forward(self, x, y=None):
+            sigma = pyro.sample("sigma", dist.Uniform(0.0, 10.0))
+            mean = self.linear(x).squeeze(-1)
+            with pyro.plate("data", x.shape[0]):
+                pyro.sample("obs", dist.Normal(mean, sigma), obs=y)
+
+    model = BayesianRegression()
+    x = rows(3)
+    return model, AutoDiagonalNormal(model), (x, x.sum(-1)), {}
+
+
+@entry("prodlda_batchnorm", "pyro tutorial prodlda (batch norm in the decoder)")
+def _():
+    encoder, decoder, norm = nn.Linear(6, 4), nn.Linear(2, 6), nn.BatchNorm1d(6)
+
+    def model(docs):
+        pyro.module("decoder", decoder)
+        pyro.module("norm", norm)
+        with pyro.plate("documents", docs.shape[0]):
+            logtheta = pyro.sample("logtheta", dist.Normal(docs.new_zeros(2), 1.0).to_event(1))
+            theta = torch.softmax(logtheta, -1)
+            word_probs = torch.softmax(norm(decoder(theta)), -1)
+            pyro.sample("doc_words", dist.Multinomial(int(docs.sum(-1).max()), word_probs),
+                        obs=docs)  # fmt: skip
+
+    def guide(docs):
+        pyro.module("encoder", encoder)
+        with pyro.plate("documents", docs.shape[0]):
+            out = encoder(docs)
+            pyro.sample("logtheta", dist.Normal(out[..., :2], out[..., 2:].exp()).to_event(1))
+
+    counts = torch.zeros(N, 6)
+    counts[torch.arange(N), torch.arange(N) % 6] = 5.0  # every document has 5 words
+    return model, guide, counts, {"batch_size": 6}
+
+
+def _eight_schools(y, sigma):
+    mu = pyro.sample("mu", dist.Normal(0.0, 5.0))
+    tau = pyro.sample("tau", dist.HalfCauchy(5.0))
+    with pyro.plate("schools", len(y)):
+        theta = pyro.sample("theta", dist.Normal(mu, tau))
+        pyro.sample("obs", dist.Normal(theta, sigma), obs=y)
+
+
+EIGHT_SCHOOLS = (
+    torch.tensor([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0]),
+    torch.tensor([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0]),
+)
+
+
+@entry("eight_schools_lowrank", "pyro examples/eight_schools, AutoLowRankMultivariateNormal")
+def _():
+    return _eight_schools, AutoLowRankMultivariateNormal(_eight_schools, rank=2), EIGHT_SCHOOLS, {}
+
+
+@entry("eight_schools_iaf", "pyro examples/eight_schools, AutoIAFNormal")
+def _():
+    return _eight_schools, AutoIAFNormal(_eight_schools, hidden_dim=[16]), EIGHT_SCHOOLS, {}
+
+
+@entry("eight_schools_guide_list", "pyro examples/eight_schools, AutoGuideList (Delta + Normal)")
+def _():
+    guide = AutoGuideList(_eight_schools)
+    guide.append(AutoDelta(poutine.block(_eight_schools, expose=["mu", "tau"])))
+    guide.append(AutoNormal(poutine.block(_eight_schools, hide=["mu", "tau"])))
+    return _eight_schools, guide, EIGHT_SCHOOLS, {}
+
+
+@entry("easyguide", "pyro tutorial easyguide (a group of globals, a local per-row group)")
+def _():
+    def model(x):
+        mu = pyro.sample("mu", dist.Normal(0.0, 3.0))
+        with pyro.plate("data", len(x)):
+            z = pyro.sample("z", dist.Normal(mu, 1.0))
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x)
+
+    @easy_guide(model)
+    def guide(self, x):
+        self.map_estimate("mu")
+        with self.plate("data", len(x)):
+            group = self.group(match="z")
+            loc = pyro.param("z_loc", torch.zeros(len(x), 1))
+            scale = pyro.param("z_scale", torch.ones(len(x), 1), constraint=constraints.positive)
+            group.sample("z_aux", dist.Normal(loc, scale).to_event(1))
+
+    return model, guide, rows(), {}
+
+
+def _joined_batch(*tensors):
+    """The tensors broadcast in their batch dimensions (all but the last), to concatenate."""
+    batch = torch.broadcast_shapes(*(t.shape[:-1] for t in tensors))
+    return [t.expand(batch + t.shape[-1:]) for t in tensors]
+
+
+@entry("ss_vae_labels_enumerated", TUTORIALS + "ss-vae (labels enumerated in the guide)")
+def _():
+    classifier, encoder, decoder = nn.Linear(4, 2), nn.Linear(4 + 2, 4), nn.Linear(2 + 2, 4)
+
+    def model(x):
+        pyro.module("decoder", decoder)
+        with pyro.plate("data", len(x)):
+            y = pyro.sample("y", dist.OneHotCategorical(x.new_ones(2) / 2))
+            z = pyro.sample("z", dist.Normal(x.new_zeros(2), 1.0).to_event(1))
+            loc = decoder(torch.cat(_joined_batch(z, y), -1))
+            pyro.sample("x", dist.Normal(loc, 1.0).to_event(1), obs=x)
+
+    @config_enumerate
+    def guide(x):
+        pyro.module("classifier", classifier)
+        pyro.module("encoder", encoder)
+        with pyro.plate("data", len(x)):
+            y = pyro.sample("y", dist.OneHotCategorical(logits=classifier(x)))
+            out = encoder(torch.cat(_joined_batch(x, y), -1))
+            pyro.sample("z", dist.Normal(out[..., :2], out[..., 2:].exp()).to_event(1))
+
+    return model, guide, rows(4), {"batch_size": 5}
+
+
+@entry("conditional_flow_guide", "pyro distributions: a conditional affine autoregressive guide")
+def _():
+    flow = T.conditional_affine_autoregressive(2, context_dim=3, hidden_dims=[8])
+
+    def model(x):
+        with pyro.plate("data", len(x)):
+            z = pyro.sample("z", dist.Normal(x.new_zeros(2), 1.0).to_event(1))
+            pyro.sample("obs", dist.Normal(z.sum(-1, keepdim=True), 1.0).to_event(1),
+                        obs=x[..., :1])  # fmt: skip
+
+    def guide(x):
+        pyro.module("flow", flow)
+        with pyro.plate("data", len(x)):
+            base = dist.Normal(x.new_zeros(len(x), 2), 1.0).to_event(1)
+            posterior = dist.ConditionalTransformedDistribution(base, [flow]).condition(x)
+            pyro.sample("z", posterior)
+
+    return model, guide, rows(3), {"batch_size": 5}
+
+
+@entry("poisson_counts", "a Poisson GLM with a per-row log-rate")
+def _():
+    def model(x, counts):
+        w = pyro.param("w", torch.zeros(2))
+        with pyro.plate("data", len(x)):
+            log_rate = pyro.sample("log_rate", dist.Normal((x * w).sum(-1), 1.0))
+            pyro.sample("counts", dist.Poisson(log_rate.exp()), obs=counts)
+
+    def guide(x, counts):
+        shift = pyro.param("shift", torch.tensor(0.0))
+        with pyro.plate("data", len(x)):
+            pyro.sample("log_rate", dist.Normal(torch.log1p(counts) + shift, 0.5))
+
+    counts = torch.poisson(torch.full((N,), 3.0), generator=torch.Generator().manual_seed(0))
+    return model, guide, (rows(2), counts), {"batch_size": 5}
+
+
+@entry("factor_likelihood", "pyro.factor as the likelihood, and a pyro.factor on the global")
+def _():
+    def model(x):
+        mu = pyro.sample("mu", dist.Normal(0.0, 3.0))
+        pyro.factor("soft_prior", -0.5 * mu**2)  # outside the data plate: not an observation
+        with pyro.plate("data", len(x)):
+            pyro.factor("likelihood", dist.Normal(mu, 1.0).log_prob(x))
+
+    def guide(x):
+        loc = pyro.param("mu_loc", torch.tensor(0.0))
+        pyro.sample("mu", dist.Normal(loc, 0.5))
+
+    return model, guide, rows(), {"batch_size": 5}
+
+
+@entry("asserts_its_shapes", "pyro tests/infer: a program that asserts its own shapes")
+def _():
+    def model(x):
+        with pyro.plate("data", len(x)):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            assert z.shape == (len(x),), z.shape
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x)
+
+    def guide(x):
+        w = pyro.param("w", torch.tensor(0.5))
+        with pyro.plate("data", len(x)):
+            z = pyro.sample("z", dist.Normal(w * x, 0.8))
+            assert z.shape == (len(x),), z.shape
+
+    return model, guide, rows(), {"batch_size": 5}
+
+
+@entry("boolean_mask_indexing", "observations selected by a boolean mask (missing values)")
+def _():
+    def model(x, observed):
+        with pyro.plate("data", len(x)):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.sample("obs", dist.Normal(z[observed], 1.0).to_event(1), obs=x[observed])
+
+    def guide(x, observed):
+        w = pyro.param("w", torch.tensor(0.5))
+        with pyro.plate("data", len(x)):
+            pyro.sample("z", dist.Normal(w * x, 0.8))
+
+    return model, guide, (rows(), torch.arange(N) % 4 > 0), {"batch_size": None}
+
+
+@entry("plates_of_the_data_size", "an inner plate of the data's size, entered first")
+def _():
+    def model(x):  # x: (5, 5); rows on dim 0 are the data plate's, at dim -2
+        with pyro.plate("features", x.shape[1], dim=-1):
+            with pyro.plate("data", x.shape[0], dim=-2):
+                z = pyro.sample("z", dist.Normal(0.0, 1.0))
+                pyro.sample("obs", dist.Normal(z, 1.0), obs=x)
+
+    def guide(x):
+        w = pyro.param("w", torch.tensor(0.5))
+        with pyro.plate("features", x.shape[1], dim=-1):
+            with pyro.plate("data", x.shape[0], dim=-2):
+                pyro.sample("z", dist.Normal(w * x, 0.8))
+
+    data = torch.randn(5, 5, generator=torch.Generator().manual_seed(0))
+    return model, guide, data, {"batch_size": None}
 
 
 # ----- Pyro's example programs, model and guide code unchanged (tutorials/pyro_examples.py) ------

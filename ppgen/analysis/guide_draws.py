@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
+import pyro.distributions as dist
 import pyro.poutine as poutine
 import torch
 import xarray as xr
@@ -141,7 +142,7 @@ def run_groups(model, draws: GuideDraws, data_plate, prior, dims, coords, log_li
     attributes that describe them."""
     marginal_fn, log_lik_kind = log_likelihood_program(model, log_likelihood)
     latents = _latent_sites(draws.guide, draws.model)
-    observed = [n for n, s in draws.model.nodes.items() if _is_observed(s)]
+    observed = _observed_sites(draws.model, data_plate)
     if not observed:
         raise ValueError("the model has no observed sample site: nothing to analyse")
     derived: dict[str, list[str]] = {}
@@ -212,6 +213,7 @@ def _dataset(arrays: dict, dims: dict, coords, sample_dims=None) -> xr.Dataset |
 def _observed_data(draws, observed, labels, coords) -> xr.Dataset:
     """The observed values, without sample dimensions. They carry the predictive draws' names
     where the shapes agree (a value broadcast by its plates has more dimensions than it holds)."""
+    observed = [name for name in observed if not _is_factor(draws.model.nodes[name])]
     values = {name: numpy_values(draws.model.nodes[name]["value"]) for name in observed}
     dims = {n: labels[n] for n in observed if n in labels and len(labels[n]) == values[n].ndim}
     return _dataset(values, dims, coords, sample_dims=[])
@@ -226,9 +228,10 @@ def _observed_arrays(draws, log_lik_trace, observed, data_plate, derived):
             raise ValueError(f"the marginal model does not observe the site {name!r}")
         per_point = per_point_log_prob(log_lik_trace.nodes[name], draws.sample_dim, data_plate)
         log_lik[name] = np.broadcast_to(per_point, (draws.num_samples, per_point.shape[1]))[None]
-        predictive[name] = site_array(
-            predictive_trace.nodes[name], draws.sample_dim, data_plate, derived, name
-        )
+        if not _is_factor(predictive_trace.nodes[name]):  # a factor has no value to predict
+            predictive[name] = site_array(
+                predictive_trace.nodes[name], draws.sample_dim, data_plate, derived, name
+            )
     return log_lik, predictive
 
 
@@ -285,6 +288,20 @@ def _latent_sites(guide_trace, model_trace) -> list[str]:
         and not site["infer"].get("is_auxiliary", False)
         and name in model_trace.nodes
     ]
+
+
+def _is_factor(site) -> bool:
+    """A ``pyro.factor`` term (Pyro's ``Unit`` distribution: a log-density, no value)."""
+    return isinstance(site["fn"], dist.Unit)
+
+
+def _observed_sites(model_trace, data_plate) -> list[str]:
+    """The sites the log-likelihood is read from: the observed ones, or, for a likelihood
+    written as ``pyro.factor`` terms, the factors inside the data plate (a factor outside it is a
+    term on the global latents, counted in ``log_p``)."""
+    observed = [n for n, s in model_trace.nodes.items() if _is_observed(s)]
+    data = [n for n in observed if not _is_factor(model_trace.nodes[n])]
+    return data or [n for n in observed if data_plate in _plates(model_trace.nodes[n])]
 
 
 def _is_observed(site) -> bool:

@@ -21,10 +21,12 @@ the site and the reason. :func:`run_vectorized` turns a failure under vectorized
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pyro
+import pyro.distributions as dist
 import pyro.poutine as poutine
 import torch
 from pyro.infer.autoguide import AutoCallable, AutoGuide, AutoGuideList
@@ -90,8 +92,29 @@ def program_traces(model_fn, guide_fn, args: tuple, kwargs: dict):
     return model_trace, guide_trace
 
 
+def _is_factor(site) -> bool:
+    """A ``pyro.factor`` term: an observed site of Pyro's ``Unit`` distribution."""
+    return isinstance(site["fn"], dist.Unit)
+
+
+def _rows_dim(site, num_rows: int | None) -> int | None:
+    """The (negative) batch dimension of an observed site that holds its value's first axis,
+    where that axis has the data's ``num_rows`` rows (``obs=x``, rows on dim 0), else ``None``."""
+    value = site["value"]
+    batch_dims = value.dim() - site["fn"].event_dim
+    if num_rows is None or batch_dims < 1 or value.shape[0] != num_rows:
+        return None
+    return -batch_dims
+
+
 def find_data_plate(model_trace, num_rows: int | None, named: str | None):
-    """The data plate's frame (see the module docstring), or ``None``."""
+    """The data plate's frame (see the module docstring), or ``None``.
+
+    Among the vectorized plates every observed site shares (``pyro.factor`` terms outside them
+    aside: a factor on global latents is not an observation of the data), the plate over the
+    dimension that holds the rows ppgen passes (the first axis of an observed value with the
+    data's ``num_rows`` rows); failing that, a plate of that size, warning when several are;
+    failing that, the outermost shared plate."""
     observed = [site for _, site in _sample_sites(model_trace) if site["is_observed"]]
     all_frames = {
         f.name: f
@@ -100,17 +123,12 @@ def find_data_plate(model_trace, num_rows: int | None, named: str | None):
         if f.name != SAMPLE_PLATE
     }
     if named is not None:
-        if named not in all_frames:
-            raise ProgramError(
-                f"data_plate={named!r}: the model has no plate of that name; its plates are "
-                f"{sorted(all_frames) or 'none'}"
-            )
-        if not all_frames[named].vectorized:
-            raise ProgramError(
-                f"data_plate={named!r} is a sequential plate (for i in pyro.plate(...)); a data "
-                "plate must be vectorized (with pyro.plate(...)), or pass data_plate=None"
-            )
-        return all_frames[named]
+        return _named_plate(named, all_frames)
+    # A pyro.factor term is an observation where it lies in a plate (a likelihood written as a
+    # factor); outside every plate it is a term on the globals.
+    observed = [site for site in observed if not _is_factor(site)] or [
+        site for site in observed if _vectorized_frames(site)
+    ]
     if not observed:
         return None
     common = [f for f in _vectorized_frames(observed[0])]
@@ -118,11 +136,36 @@ def find_data_plate(model_trace, num_rows: int | None, named: str | None):
         names = {f.name for f in _vectorized_frames(site)}
         common = [f for f in common if f.name in names]
     # cond_indep_stack lists the outermost plate first.
+    row_dims = {_rows_dim(site, num_rows) for site in observed} - {None}
+    by_position = [f for f in common if f.dim in row_dims]
+    if by_position:
+        return by_position[0]
     if num_rows is not None:
         matching = [f for f in common if num_rows in (f.full_size or f.size, f.size)]
+        if len(matching) > 1:
+            warnings.warn(
+                f"plates {[f.name for f in matching]} all have the data's {num_rows} rows; ppgen "
+                f"takes {matching[0].name!r} as the plate over data points. Pass data_plate= to "
+                "choose another",
+                stacklevel=2,
+            )
         if matching:
             return matching[0]
     return common[0] if common else None
+
+
+def _named_plate(named: str, all_frames: dict):
+    if named not in all_frames:
+        raise ProgramError(
+            f"data_plate={named!r}: the model has no plate of that name; its plates are "
+            f"{sorted(all_frames) or 'none'}"
+        )
+    if not all_frames[named].vectorized:
+        raise ProgramError(
+            f"data_plate={named!r} is a sequential plate (for i in pyro.plate(...)); a data "
+            "plate must be vectorized (with pyro.plate(...)), or pass data_plate=None"
+        )
+    return all_frames[named]
 
 
 def _autoguide_parts(guide_fn):

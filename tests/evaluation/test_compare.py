@@ -11,6 +11,7 @@ import torch
 from pyro.infer.autoguide import AutoNormal
 
 from ppgen import PPCA, SigmoidBeliefNet, compare, load_dataset
+from ppgen.evaluation import gradient_stats
 from ppgen.program.errors import ProgramError
 
 
@@ -154,3 +155,85 @@ def test_compare_refuses_estimators_that_do_not_apply_before_any_training():
             callback=lambda step, model: calls.append(step),
         )
     assert calls == []  # nothing trained
+
+
+# ----- issue 26: users' programs in compare -------------------------------------------------------
+
+
+def local_model(x):
+    with pyro.plate("data", len(x)):
+        z = pyro.sample("z", dist.Normal(0.0, 1.0))
+        pyro.sample("obs", dist.Normal(z, 1.0), obs=x)
+
+
+def test_an_autonormal_pair_with_per_row_parameters_is_compared_on_all_its_rows():
+    """AutoNormal over a local latent holds one mean per row: fit trains it on all 150 rows
+    (batch_size=None), and the gradient stage now estimates on all rows too (it took the first
+    grad_batch=100 rows, and the guide's 150 means met 100 rows)."""
+    x = torch.randn(150)
+    table = compare((local_model, AutoNormal(local_model)), x, ["trace", "iwae"], steps=20,
+                    batch_size=None, lr=0.05, grad_repeats=3, progress=False)  # fmt: skip
+    assert table["refused"].isna().all()
+    assert (table["guide_variance"] > 0).all() and (table["model_variance"] == 0).all()
+
+
+def test_a_program_that_subsamples_itself_gets_gradients_on_all_rows():
+    def model(x):
+        with pyro.plate("data", len(x), subsample_size=10) as idx:
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x[idx])
+
+    def guide(x):
+        loc = pyro.param("loc", torch.zeros(len(x)))
+        with pyro.plate("data", len(x), subsample_size=10) as idx:
+            pyro.sample("z", dist.Normal(loc[idx], 0.8))
+
+    table = compare((model, guide), torch.randn(40), ["trace"], steps=10, batch_size=None,
+                    grad_repeats=3, grad_batch=8, progress=False)  # fmt: skip
+    assert table.loc[0, "guide_variance"] > 0 and table["refused"].isna().all()
+
+
+def test_map_estimates_by_autodelta_get_gradient_groups():
+    """AutoDelta's log q is the constant 0, with no graph (autograd refused it); its point
+    estimates are the guide's parameters, found through the drawn values."""
+    from pyro.infer.autoguide import AutoDelta
+
+    def model(x):
+        mu = pyro.sample("mu", dist.Normal(0.0, 3.0))
+        with pyro.plate("data", len(x)):
+            pyro.sample("obs", dist.Normal(mu, 1.0), obs=x)
+
+    table = compare((model, AutoDelta(model)), torch.randn(30) + 2.0, ["trace"], steps=10,
+                    grad_repeats=3, progress=False)  # fmt: skip
+    row = table.iloc[0]
+    assert row["guide_variance"] == 0 and row["model_variance"] == 0  # a Delta: no noise
+    grads = gradient_stats((model, AutoDelta(model)), torch.randn(30) + 2.0, num_repeats=2)
+    assert list(grads["num_params"]) == [0, 1]  # the guide's one point estimate
+
+
+def test_one_estimator_failing_on_the_program_does_not_sink_the_comparison():
+    """An estimator that fails at its first call gets a row saying why, named; the others train."""
+    from ppgen.inference import Estimator
+    from ppgen.registry import ESTIMATORS
+
+    class Broken(Estimator):
+        """Fails on every program (a test's estimator)."""
+
+        name = "broken"
+
+        def __init__(self, num_particles=1, max_plate_nesting=None):
+            self.num_particles = num_particles
+
+        def __call__(self, model, guide, *args, **kwargs):
+            raise ProgramError("this estimator cannot run this program")
+
+    x, y = logistic_data()
+    pair = (logistic_model, AutoNormal(logistic_model))
+    with ESTIMATORS.registered("broken", Broken):
+        table = compare(pair, (x, y), ["trace", "broken", "vimco"], steps=5, num_particles=3,
+                        grad_repeats=2, progress=False)  # fmt: skip
+    table = table.set_index("estimator")
+    assert table.loc["broken", "refused"] == "broken: this estimator cannot run this program"
+    assert math.isnan(table.loc["broken", "train_bound"])
+    assert table.loc[["trace", "vimco"], "refused"].isna().all()
+    assert table.loc[["trace", "vimco"], "train_bound"].notna().all()

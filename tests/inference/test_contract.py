@@ -21,7 +21,8 @@ MODEL_SPECIFIC = ("enum", "timestep")
 UNMARKED = [e for e in ESTIMATORS if e not in MODEL_SPECIFIC]
 # Validation ELBO gained by 300 timestep steps on a 5-step diffusion model (measured: -389 to -81).
 TIMESTEP_GAIN = 100
-DISCRETE_CAPABLE = [e for e in UNMARKED if e not in ("iwae", "dreg", "meanfield")]
+# iwae trains discrete guides by its score-function term (issue 26).
+DISCRETE_CAPABLE = [e for e in UNMARKED if e not in ("dreg", "meanfield")]
 
 
 def test_enum_refuses_a_program_with_nothing_marked_before_training(normal_pair):

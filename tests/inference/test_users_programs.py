@@ -272,7 +272,10 @@ def test_global_latent_with_minibatches_gets_the_full_data_posterior():
 # ----- refusals --------------------------------------------------------------------------------
 
 
-def test_meanfield_and_iwae_refuse_a_discrete_guide_naming_the_site():
+def test_meanfield_and_dreg_refuse_a_discrete_guide_naming_the_site():
+    """iwae trains discrete guides with a score-function term since issue 26
+    (tests/inference/test_iwae.py); the analytic-KL ELBO and DReG need reparameterized sites."""
+
     def model(x):
         with pyro.plate("data", x.shape[0]):
             c = pyro.sample("c", dist.Bernoulli(0.5))
@@ -283,7 +286,7 @@ def test_meanfield_and_iwae_refuse_a_discrete_guide_naming_the_site():
         with pyro.plate("data", x.shape[0]):
             pyro.sample("c", dist.Bernoulli(p))
 
-    for name in ("meanfield", "iwae", "dreg"):
+    for name in ("meanfield", "dreg"):
         with pytest.raises(ProgramError, match=r"site\(s\) 'c'.*apply to this program: .*vimco"):
             fit((model, guide), torch.randn(10), estimator=name, steps=3, progress=False)
 
@@ -506,3 +509,114 @@ def test_bad_data_is_refused_by_name_before_training(data, options, error, match
     with pytest.raises(error, match=match):
         fit((local_model if "data_plate" in options else model, lambda *a, **k: None), data,
             steps=2, progress=False, **options)  # fmt: skip
+
+
+# ----- issue 26: one regression program per failure class ---------------------------------------
+
+
+def test_dreg_passes_keyword_data_to_a_module_program():
+    """A conditional model taking its labels as a keyword, written as a PyroModule's methods:
+    DReG evaluated it with constant parameters through ``call(*args)``, dropping ``y``."""
+
+    class Conditional(pyro.nn.PyroModule):
+        def __init__(self):
+            super().__init__()
+            self.decoder = torch.nn.Linear(2 + 3, 2)
+
+        def model(self, x, y=None):
+            with pyro.plate("data", len(x)):
+                z = pyro.sample("z", dist.Normal(x.new_zeros(2), 1.0).to_event(1))
+                hot = torch.nn.functional.one_hot(y, 3).to(z).expand(z.shape[:-1] + (3,))
+                loc = self.decoder(torch.cat([z, hot], -1))
+                pyro.sample("x", dist.Normal(loc, 1.0).to_event(1), obs=x)
+
+        def guide(self, x, y=None):
+            with pyro.plate("data", len(x)):
+                pyro.sample("z", dist.Normal(x, 0.8).to_event(1))
+
+    net = Conditional()
+    data = {"x": torch.randn(20, 2), "y": torch.arange(20) % 3}
+    result = fit((net.model, net.guide), data, estimator="dreg", num_particles=3, steps=30,
+                 lr=0.01, progress=False)  # fmt: skip
+    assert result.objective == "dreg" and result.history["loss"].notna().all()
+    assert result.history["loss"].iloc[-1] < result.history["loss"].iloc[0]
+
+
+def factor_program():
+    """A pyro.factor on the global outside the data plate, and the likelihood inside it."""
+
+    def model(x):
+        mu = pyro.sample("mu", dist.Normal(0.0, 3.0))
+        pyro.factor("soft_prior", -0.5 * mu**2)
+        with pyro.plate("data", len(x)):
+            z = pyro.sample("z", dist.Normal(mu, 1.0))
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x)
+
+    def guide(x):
+        pyro.sample("mu", dist.Normal(pyro.param("mu_loc", torch.tensor(0.0)), 0.3))
+        with pyro.plate("data", len(x)):
+            pyro.sample("z", dist.Normal(x / 2, 0.7))
+
+    return model, guide
+
+
+def test_a_factor_outside_the_data_plate_is_not_an_observation():
+    """It counted as an observed site, so no plate was shared by every observation and none
+    was the data plate: minibatches were refused, evaluations had no points."""
+    model, guide = factor_program()
+    info = inspect_program(model, guide, (torch.randn(7),), num_rows=7)
+    assert info.data_plate == "data" and info.local_latents == ("z",)
+    assert info.global_latents == ("mu",)
+    result = fit((model, guide), torch.randn(40), batch_size=10, steps=5, progress=False)
+    assert len(result.history) == 5
+
+
+def test_the_evaluations_take_the_data_plate_by_name():
+    """data_plate= was passed on to the model (a TypeError); now it names the plate."""
+
+    def model(x):
+        with pyro.plate("points", len(x)):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x)
+
+    def guide(x):
+        with pyro.plate("points", len(x)):
+            pyro.sample("z", dist.Normal(x / 2, 0.5**0.5))  # the exact posterior
+
+    x = torch.randn(6)
+    exact = dist.Normal(0.0, 2**0.5).log_prob(x)
+    estimate = log_likelihood((model, guide), x, num_samples=3, data_plate="points")
+    torch.testing.assert_close(estimate, exact, rtol=0, atol=1e-5)  # an exact guide: any k
+    with pytest.raises(ProgramError, match="no plate of that name"):
+        log_likelihood((model, guide), x, num_samples=3, data_plate="rows")
+
+
+def test_the_data_plate_is_the_plate_over_the_rows_not_a_plate_of_their_size():
+    """With data (5, 5), the inner plate 'data' holds the rows (dim 0 of the observed value)
+    while 'features', entered first, has the same size: it was taken for the data plate by
+    its size, and the per-point latent was treated as a global one."""
+
+    def model(x):
+        with pyro.plate("features", x.shape[1], dim=-1), pyro.plate("data", x.shape[0], dim=-2):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.sample("obs", dist.Normal(z, 1.0), obs=x)
+
+    def guide(x):
+        with pyro.plate("features", x.shape[1], dim=-1), pyro.plate("data", x.shape[0], dim=-2):
+            pyro.sample("z", dist.Normal(x / 2, 0.5**0.5))
+
+    x = torch.randn(5, 5)
+    info = inspect_program(model, guide, (x,), num_rows=5)
+    assert info.data_plate == "data" and info.local_latents == ("z",)
+    per_row = dist.Normal(0.0, 2**0.5).log_prob(x).sum(-1)  # exact, summed over features
+    torch.testing.assert_close(log_likelihood((model, guide), x, num_samples=2), per_row)
+
+
+def test_several_plates_of_the_data_size_warn_when_position_cannot_tell():
+    def model(x):  # the observed value has no axis of the data's rows: size alone decides
+        with pyro.plate("a", 4, dim=-2), pyro.plate("b", 4, dim=-1):
+            pyro.sample("obs", dist.Normal(0.0, 1.0), obs=x.sum())
+
+    with pytest.warns(UserWarning, match=r"plates \['a', 'b'\] all have the data's 4 rows"):
+        info = inspect_program(model, lambda x: None, (torch.randn(4, 3),), num_rows=4)
+    assert info.data_plate == "a"
