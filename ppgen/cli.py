@@ -17,6 +17,22 @@ matplotlib.use("Agg")  # the CLI writes figures to files; never needs a display
 DATA_FILE_SUFFIXES = (".npy", ".npz", ".pt", ".csv")
 
 
+def count(minimum: int):
+    """An argparse type: an int of at least ``minimum``, refused in one line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an int") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+
+    parse.__name__ = f"int >= {minimum}"  # argparse names the type in its message
+    return parse
+
+
 def _label(name: str) -> str:
     """A run-folder-friendly label: a file model's class name, a data file's stem."""
     if ":" in name:  # path/to/models.py:MyModel
@@ -165,6 +181,10 @@ def cmd_analyze(args) -> None:
             f"--num-samples {args.num_samples}: the analysis needs at least {MIN_PSIS_DRAWS} guide "
             "draws (PSIS k̂ fits a Pareto tail of 5 to the largest ones)"
         )
+    resolved = [Path(run_dir).resolve() for run_dir in args.run_dirs]
+    repeated = sorted({str(p) for p in resolved if resolved.count(p) > 1})
+    if repeated:
+        raise ValueError(f"run folder(s) given more than once: {', '.join(repeated)}")
     if args.out and len(args.run_dirs) < 2:
         raise ValueError(
             "--out is where the joint analysis of several runs goes; give two runs or more"
@@ -179,7 +199,9 @@ def cmd_analyze(args) -> None:
             resolve_device(args.device),
             trust_code=args.trust_model_code,
         )
-        analyses[Path(run_dir).name] = analysis
+        # By folder name; by the path given where two runs share a name under other parents.
+        label = Path(run_dir).name
+        analyses[label if label not in analyses else str(run_dir)] = analysis
         print(f"{run_dir}: wrote {analysis['out']}")
         print(analysis["psis"].summary().to_string())
         if analysis["loo"] is not None:
@@ -379,7 +401,7 @@ def _add_fit(sub) -> None:
     )
     p.add_argument(
         "--eval-samples",
-        type=int,
+        type=count(0),
         default=5000,
         help="importance samples for log p(x) where it is not exact (0 skips it)",
     )
@@ -394,7 +416,9 @@ TRUST_HELP = "load a model class from the Python file config.json names (runs th
 def _add_evaluate_and_analyze(sub) -> None:
     p = sub.add_parser("evaluate", help="re-score a saved run folder (writes evaluation.csv/md)")
     p.add_argument("run_dir", help="a folder written by `ppgen fit`")
-    p.add_argument("--num-samples", type=int, default=5000, help="importance samples for log p(x)")
+    p.add_argument(
+        "--num-samples", type=count(1), default=5000, help="importance samples for log p(x)"
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trust-model-code", action="store_true", help=TRUST_HELP)

@@ -54,6 +54,7 @@ def check_data(
             f"{name} must be a torch.Tensor of shape (num_points, num_features), "
             f"got {type(x).__name__}; convert with torch.as_tensor(x, dtype=torch.float32)"
         )
+    check_has_values(x, name)
     if not x.is_floating_point():
         raise TypeError(
             f"{name} has dtype {x.dtype}; ppgen models need floating-point data. "
@@ -117,8 +118,36 @@ def check_positive_int(value, name: str, allow_none: bool = True) -> None:
     """``value`` must be an int >= 1 (not a bool), or ``None`` where allowed."""
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def is_int(value) -> bool:
+    """An int that is not a bool (``True == 1`` in Python, but not a count here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int_at_least(value, name: str, minimum: int, allow_none: bool = False) -> None:
+    """``value`` must be an int >= ``minimum`` (not a bool), or ``None`` where allowed."""
+    if value is None and allow_none:
+        return
+    if not is_int(value) or value < minimum:
+        suffix = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be an int >= {minimum}{suffix}, got {value!r}")
+
+
+def check_int_in(value, name: str, low: int, high: int) -> None:
+    """``value`` must be an int in ``low..high`` (not a bool)."""
+    if not is_int(value) or not low <= value <= high:
+        raise ValueError(f"{name} must be an int in {low}..{high}, got {value!r}")
+
+
+def check_positive_ints(values, name: str) -> list[int]:
+    """``values`` must be a non-empty sequence of positive ints (layer sizes); returns a list."""
+    values = list(values) if isinstance(values, (list, tuple)) else values
+    if not isinstance(values, list) or not values or not all(is_int(v) and v > 0 for v in values):
+        raise ValueError(f"{name} must be a non-empty list of positive ints, got {values!r}")
+    return values
 
 
 def check_positive_number(value, name: str, allow_none: bool = True) -> None:
@@ -137,6 +166,15 @@ def check_seed(seed, name: str = "seed") -> None:
 def check_flag(value, name: str) -> None:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def check_has_values(x: torch.Tensor, name: str) -> None:
+    """Data on PyTorch's ``meta`` device has a shape but no values: nothing to train on."""
+    if x.device.type == "meta":
+        raise ValueError(
+            f"{name} is on the meta device: it has a shape but no values; load the data onto "
+            "'cpu' or 'cuda'"
+        )
 
 
 def check_not_tracking_gradients(x: torch.Tensor, name: str) -> None:

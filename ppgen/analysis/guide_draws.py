@@ -207,7 +207,15 @@ def _dataset(arrays: dict, dims: dict, coords, sample_dims=None) -> xr.Dataset |
     if not arrays:
         return None
     names = {name: dims[name] for name in arrays if name in dims}
-    return dict_to_dataset(arrays, dims=names, coords=coords, sample_dims=sample_dims)
+    try:
+        return dict_to_dataset(arrays, dims=names, coords=coords, sample_dims=sample_dims)
+    except ValueError as error:  # xarray's and ArviZ's shape errors, about the labels given
+        shapes = {name: tuple(np.shape(value)[2:]) for name, value in arrays.items()}
+        raise ValueError(
+            f"dims/coords do not fit the draws: {str(error).splitlines()[0]} (sites and their "
+            f"shapes per draw: {shapes}; dims given: {names}; coords given: "
+            f"{ {k: len(v) for k, v in (coords or {}).items()} } values)"
+        ) from error
 
 
 def _observed_data(draws, observed, labels, coords) -> xr.Dataset:

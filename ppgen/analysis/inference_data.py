@@ -126,6 +126,7 @@ def _one_run(run, spec, num_samples, prior, dims, coords, log_likelihood) -> tup
             args, call_kwargs = spec.call(share)
         draws = GuideDraws(*program.pair, args, call_kwargs, num_samples, -nesting - 1)
         groups, attrs = run_groups(run, draws, info.data_plate, prior, dims, coords, log_likelihood)
+        _check_labels_used(groups, dims, coords)
     if share is not None:
         groups = _joined(gather_objects(current_ranks(), groups), info.data_plate)
     return groups, attrs
@@ -224,6 +225,21 @@ def _check_labels(dims, coords) -> None:
         for name, values in coords.items():
             if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
                 raise TypeError(f"coords[{name!r}] must be a sequence of values, got {values!r}")
+
+
+def _check_labels_used(groups: dict, dims, coords) -> None:
+    """``dims`` must name sites of the program and ``coords`` dimensions of the draws: a name
+    that matches nothing is a typo, refused rather than ignored."""
+    sites = {name for group in groups.values() for name in group.data_vars}
+    unknown = sorted(set(dims or {}) - sites)
+    if unknown:
+        raise ValueError(f"dims names site(s) {unknown} that the program has not; its sites: "
+                         f"{sorted(sites)}")  # fmt: skip
+    dimensions = {d for group in groups.values() for d in group.dims} - {"chain", "draw"}
+    unknown = sorted(set(coords or {}) - dimensions)
+    if unknown:
+        raise ValueError(f"coords names dimension(s) {unknown} that no site has; the draws' "
+                         f"dimensions: {sorted(dimensions)}")  # fmt: skip
 
 
 def _check_analysable(info) -> None:

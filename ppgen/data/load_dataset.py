@@ -100,8 +100,8 @@ _SCALES = ("noise_std",)
 
 def _check_loader_options(options: dict) -> None:
     for key in _COUNTS:
-        if key in options:
-            check_positive_int(options[key], key)
+        if key in options:  # given means given: None is not a count (leave it out instead)
+            check_positive_int(options[key], key, allow_none=False)
     for key in _SCALES:
         if key in options:
             check_positive_number(options[key], key)

@@ -76,24 +76,35 @@ class NpyRows(TorchDataset):
             raise ValueError(f"{self.path} is shorter than its header says ({self.shape})")
         return np.frombuffer(data, dtype=self.file_dtype).reshape(count, *self.shape[1:])
 
-    def _check_finite(self) -> None:
-        if not np.issubdtype(self.file_dtype, np.floating):
-            return
+    def scan(self):
+        """``(start, rows)`` for consecutive chunks of the file (about ``SCAN_BYTES`` each, as
+        NumPy arrays in the file's dtype): one pass with bounded memory."""
         row_bytes = self.file_dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
         chunk = max(1, SCAN_BYTES // max(row_bytes, 1))
         handle = os.open(self.path, os.O_RDONLY)
         try:
             for start in range(0, len(self), chunk):
-                rows = self._read_rows(handle, start, min(chunk, len(self) - start))
-                finite = np.isfinite(rows)
-                if not finite.all():
-                    where = tuple(int(i) for i in np.argwhere(~finite)[0])
-                    raise ValueError(
-                        f"{self.path} contains NaN or infinite values, the first at index "
-                        f"{(start + where[0], *where[1:])}"
-                    )
+                yield start, self._read_rows(handle, start, min(chunk, len(self) - start))
         finally:
             os.close(handle)
+
+    def chunks(self):
+        """The rows in consecutive chunks, as tensors of ``dtype`` (one pass, bounded memory):
+        what ``fit`` checks a ppgen model's streamed training data with, before training."""
+        for _, rows in self.scan():
+            yield torch.as_tensor(rows.astype(np.float64)).to(self.dtype)
+
+    def _check_finite(self) -> None:
+        if not np.issubdtype(self.file_dtype, np.floating):
+            return
+        for start, rows in self.scan():
+            finite = np.isfinite(rows)
+            if not finite.all():
+                where = tuple(int(i) for i in np.argwhere(~finite)[0])
+                raise ValueError(
+                    f"{self.path} contains NaN or infinite values, the first at index "
+                    f"{(start + where[0], *where[1:])}"
+                )
 
     def read(self, index) -> torch.Tensor:
         """Rows ``index`` (a sequence of ints) as one tensor ``(len(index), *row_shape)``."""

@@ -27,13 +27,12 @@ import torch
 from ..program.program import Program
 from ..training.distributed.ranks import current_ranks
 from ..training.distributed.sync import gather_rows
-from ..validation import check_name
+from ..validation import check_name, check_positive_int
 from .weights import PointWeights, check_num_samples
 
 
 def _chunks(total: int, size: int):
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {size!r}")
+    check_positive_int(size, "chunk_size", allow_none=False)
     for start in range(0, total, size):
         yield min(size, total - start)
 
@@ -172,6 +171,5 @@ def bits_per_dim(log_lik, num_dims: int, log_det: float = 0.0):
     density on [0, 1)^D back to the discrete pixel levels, the scale the literature reports
     (Theis et al. 2016). Works on tensors and floats alike.
     """
-    if not isinstance(num_dims, int) or num_dims < 1:
-        raise ValueError(f"num_dims must be a positive int, got {num_dims!r}")
+    check_positive_int(num_dims, "num_dims", allow_none=False)
     return -(log_lik - log_det) / (num_dims * math.log(2))

@@ -23,6 +23,7 @@ from ..inference.requirements import check_estimator
 from ..program.inspection import program_traces
 from ..program.pair import owned_modules
 from ..program.program import Program, read_program
+from ..validation import check_int_at_least
 
 
 def parameter_groups(model, x, **kwargs) -> dict[str, list]:
@@ -92,8 +93,7 @@ def gradient_stats(
         One row per parameter group with ``estimator``, ``group``, ``num_params``, ``mean_norm``,
         ``variance``, ``snr``, ``seconds``.
     """
-    if isinstance(num_repeats, bool) or not isinstance(num_repeats, int) or num_repeats < 2:
-        raise ValueError(f"num_repeats must be an int >= 2, got {num_repeats!r}")
+    check_int_at_least(num_repeats, "num_repeats", 2)
     call = read_program(model, x, kwargs, data_plate=data_plate)
     model_fn, guide_fn = call.program.pair
     spec = call.spec

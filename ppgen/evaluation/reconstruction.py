@@ -16,7 +16,7 @@ from ..program.data_spec import check_tensor
 from ..program.importance import scored_trace, split_log_prob
 from ..program.particles import vectorize
 from ..program.program import Program
-from ..validation import check_name
+from ..validation import check_name, check_positive_int
 
 METRICS = ("nll", "squared")
 
@@ -28,8 +28,7 @@ def reconstruction_error(
     """Reconstruction error per data point, shape ``(num_points,)``, averaged over
     ``num_samples`` draws ``z ~ q(z | x)``; ``kwargs`` go to model and guide."""
     check_name(metric, METRICS, "reconstruction metric")
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    check_positive_int(num_samples, "num_samples", allow_none=False)
     if isinstance(model, GenerativeModel):
         model.check_data(x, "x")
         observed = model.observed_site

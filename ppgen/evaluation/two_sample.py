@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ..inference.losses.kernels import Kernel, get_kernel
-from ..validation import check_data
+from ..validation import check_data, check_positive_int
 
 #: Permutations evaluated per matrix product (memory: this many rows of the pooled size).
 PERMUTATION_BLOCK = 256
@@ -67,8 +67,7 @@ def mmd_test(
     check_data(y, name="y", event_dim=x.shape[1], dtype=x.dtype, device=x.device)
     if min(len(x), len(y)) < 2:
         raise ValueError("the two-sample test needs at least 2 points in each sample")
-    if not isinstance(num_permutations, int) or num_permutations < 1:
-        raise ValueError(f"num_permutations must be a positive int, got {num_permutations!r}")
+    check_positive_int(num_permutations, "num_permutations", allow_none=False)
     kernel = get_kernel(kernel, **kernel_options)
     m, n = len(x), len(y)
     pooled = torch.cat([x, y])

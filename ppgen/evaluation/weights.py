@@ -20,11 +20,11 @@ from ..program.errors import ProgramError
 from ..program.importance import weight_parts
 from ..program.particles import ParticleDraws
 from ..program.program import Program
+from ..validation import check_positive_int
 
 
 def check_num_samples(num_samples) -> None:
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    check_positive_int(num_samples, "num_samples", allow_none=False)
 
 
 def point_program(

@@ -11,15 +11,20 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-import warnings
 from copy import deepcopy
 
 import pyro.poutine as poutine
 import torch
 from pyro.nn import PyroModule
 
+from ..caller_warnings import warn
 from ..data import Dataset
-from ..validation import check_data, check_not_tracking_gradients, constant_columns
+from ..validation import (
+    check_data,
+    check_not_tracking_gradients,
+    check_positive_int,
+    constant_columns,
+)
 
 # Each instance gets a unique Pyro name: PyroModule parameters are mirrored in Pyro's global
 # parameter store under their full names, so two models sharing a name would silently share (and
@@ -151,8 +156,7 @@ class GenerativeModel(PyroModule):
             cls.__init__ = _recording_options(cls.__dict__["__init__"])
 
     def __init__(self, data_dim: int, *, name: str | None = None):
-        if not isinstance(data_dim, int) or data_dim < 1:
-            raise ValueError(f"data_dim must be a positive int, got {data_dim!r}")
+        check_positive_int(data_dim, "data_dim", allow_none=False)
         if name is None:
             name = f"{type(self).__name__.lower()}_{next(_instance_counter)}"
         super().__init__(name)
@@ -198,8 +202,7 @@ class GenerativeModel(PyroModule):
         recipe gets sampling for free. ``kwargs`` go to the model (a class-conditional model needs
         ``y=``, one label per sample).
         """
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        check_positive_int(num_samples, "num_samples", allow_none=False)
         if self.conditional:
             kwargs["y"] = self.check_labels(kwargs.get("y"), num_samples, "y")
         placeholder = torch.zeros(num_samples, self.data_dim, device=self.device, dtype=self.dtype)
@@ -280,25 +283,45 @@ class GenerativeModel(PyroModule):
 
         A Gaussian likelihood with per-dimension noise has no maximum on a zero-variance column (the
         noise variance shrinks to 0 and the likelihood grows without bound), so such columns are
-        refused; with shared noise they are only wasteful and get a warning.
+        refused; with shared noise they are only wasteful and get a warning
+        (:meth:`check_constant_columns`).
         """
         self.check_data(x, name)
         check_not_tracking_gradients(x, name)
-        if self.likelihood in ("gaussian", "density") and len(x) > 1:
-            constant = constant_columns(x)
-            if constant:
-                message = (
-                    f"{name} has {len(constant)} zero-variance column(s) {constant[:10]}"
-                    f"{'...' if len(constant) > 10 else ''}"
-                )
-                advice = "drop them first, e.g. load_dataset(..., drop_constant=True)"
-                if self.constant_columns_unbounded:
-                    raise ValueError(
-                        f"{message}: the likelihood of {type(self).__name__} is unbounded "
-                        f"there (its density can concentrate on the constant value); {advice}"
-                    )
-                warnings.warn(f"{message}; they carry no information, {advice}", stacklevel=3)
+        if len(x) > 1:
+            self.check_constant_columns(constant_columns(x), name)
         return x
+
+    def check_streamed_training_data(self, chunks, name: str = "training data") -> None:
+        """The checks of :meth:`check_training_data` in one pass over ``chunks`` of the rows
+        (streamed data, refused before training rather than at the batch that holds a bad
+        value): each chunk's values, and the zero-variance columns over all of them."""
+        low = high = None
+        rows = 0
+        for chunk in chunks:  # named by its rows: the check reports indices within the chunk
+            self.check_data(chunk.to(self.device), f"{name} (rows {rows}..{rows + len(chunk) - 1})")
+            low = chunk.amin(0) if low is None else torch.minimum(low, chunk.amin(0))
+            high = chunk.amax(0) if high is None else torch.maximum(high, chunk.amax(0))
+            rows += len(chunk)
+        if rows > 1:
+            self.check_constant_columns((low == high).nonzero().flatten().tolist(), name)
+
+    def check_constant_columns(self, constant: list[int], name: str) -> None:
+        """A Gaussian likelihood with per-dimension noise has no maximum on a zero-variance
+        column: refused; with shared noise such columns are only wasteful: a warning."""
+        if self.likelihood not in ("gaussian", "density") or not constant:
+            return
+        message = (
+            f"{name} has {len(constant)} zero-variance column(s) {constant[:10]}"
+            f"{'...' if len(constant) > 10 else ''}"
+        )
+        advice = "drop them first, e.g. load_dataset(..., drop_constant=True)"
+        if self.constant_columns_unbounded:
+            raise ValueError(
+                f"{message}: the likelihood of {type(self).__name__} is unbounded "
+                f"there (its density can concentrate on the constant value); {advice}"
+            )
+        warn(f"{message}; they carry no information, {advice}")
 
     def fit_data(self, data, val_data=None) -> dict:
         """The checked tensors ``fit`` trains and validates on (the trainer's one model hook).

@@ -32,6 +32,7 @@ from pyro.nn import PyroParam
 from torch.distributions import constraints
 
 from ..registry import MODELS
+from ..validation import check_int_in, check_positive_int
 from .base import GenerativeModel
 
 
@@ -67,12 +68,10 @@ class BayesianPPCA(GenerativeModel):
         name: str | None = None,
     ):
         super().__init__(data_dim, name=name)
-        if not isinstance(latent_dim, int) or not 0 < latent_dim <= data_dim:
-            raise ValueError(f"latent_dim must be an int in 1..{data_dim}, got {latent_dim!r}")
+        check_int_in(latent_dim, "latent_dim", 1, data_dim)
         if not weight_scale > 0:
             raise ValueError(f"weight_scale must be positive, got {weight_scale!r}")
-        if num_data is not None and (not isinstance(num_data, int) or num_data < 1):
-            raise ValueError(f"num_data must be a positive int or None, got {num_data!r}")
+        check_positive_int(num_data, "num_data")
         self.latent_dim = latent_dim
         self.weight_scale = weight_scale
         self.num_data = num_data

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import MODELS
-from ..validation import check_name
+from ..validation import check_int_at_least, check_name, check_positive_int
 from .base import GenerativeModel
 from .networks import mlp
 
@@ -83,8 +83,7 @@ class Diffusion(GenerativeModel):
         name: str | None = None,
     ):
         super().__init__(data_dim, name=name)
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-            raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+        check_int_at_least(steps, "steps", 2)
         check_name(likelihood, DIFFUSION_LIKELIHOODS, "likelihood")
         self.steps, self.likelihood = steps, likelihood
         self.hidden_dims = tuple(int(h) for h in hidden_dims)
@@ -213,8 +212,7 @@ class Diffusion(GenerativeModel):
     def reverse_chain(self, num_samples: int) -> torch.Tensor:
         """``y_T, ..., y_1`` of ``num_samples`` draws, mapped to data space, then the decoder's
         mean: ``(T + 1, num_samples, D)``."""
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        check_positive_int(num_samples, "num_samples", allow_none=False)
         y = torch.randn(num_samples, self.data_dim, device=self.device, dtype=self.dtype)
         frames = [y]
         for t in range(self.steps, 1, -1):

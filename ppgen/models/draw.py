@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import MODELS
+from ..validation import check_positive_int
 from .attention import Attention
 from .base import GenerativeModel
 from .networks import image_shape_options
@@ -85,8 +86,7 @@ class DRAW(GenerativeModel):
         for option, value in (("steps", steps), ("latent_dim", latent_dim),
                               ("hidden_dim", hidden_dim), ("read_size", read_size),
                               ("write_size", write_size)):  # fmt: skip
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{option} must be a positive int, got {value!r}")
+            check_positive_int(value, option, allow_none=False)
         if not isinstance(attention, bool):
             raise TypeError(f"attention must be a bool, got {attention!r}")
         if image_shape is None:  # a square image, or a 1 x D strip for vector data
@@ -164,8 +164,7 @@ class DRAW(GenerativeModel):
     def canvases(self, num_samples: int) -> torch.Tensor:
         """Pixel probabilities ``sigmoid(c_t)`` of ``num_samples`` draws after each step,
         ``(steps + 1, num_samples, D)`` (row 0 is the blank canvas ``c_0``)."""
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        check_positive_int(num_samples, "num_samples", allow_none=False)
         x = torch.zeros(num_samples, self.data_dim, device=self.device, dtype=self.dtype)
         state, canvas = self._initial_state(x), self.canvas_bias.expand(x.shape)
         frames = [torch.sigmoid(canvas)]

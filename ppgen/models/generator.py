@@ -17,6 +17,7 @@ import pyro.distributions as dist
 import torch
 
 from ..registry import MODELS, PRESETS, Preset
+from ..validation import check_positive_int
 from .base import GenerativeModel
 from .networks import mlp
 
@@ -41,8 +42,7 @@ class Generator(GenerativeModel):
         name: str | None = None,
     ):
         super().__init__(data_dim, name=name)
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+        check_positive_int(latent_dim, "latent_dim", allow_none=False)
         self.latent_dim = latent_dim
         self.hidden_dims = tuple(int(h) for h in hidden_dims)
         self.network = mlp([latent_dim, *self.hidden_dims, data_dim])
@@ -71,8 +71,7 @@ class Generator(GenerativeModel):
     @torch.no_grad()
     def sample(self, num_samples: int, **kwargs) -> torch.Tensor:
         """``num_samples`` generated points, ``(num_samples, data_dim)``."""
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        check_positive_int(num_samples, "num_samples", allow_none=False)
         z = torch.randn(num_samples, self.latent_dim, device=self.device, dtype=self.dtype)
         return self.network(z)
 

@@ -23,6 +23,7 @@ import torch
 from pyro.nn import PyroParam
 from torch.distributions import constraints
 
+from ..validation import check_int_in
 from .base import GenerativeModel
 
 
@@ -40,8 +41,7 @@ class LinearFactorModel(GenerativeModel):
 
     def __init__(self, data_dim: int, latent_dim: int = 2, *, name: str | None = None):
         super().__init__(data_dim, name=name)
-        if not isinstance(latent_dim, int) or not 0 < latent_dim <= data_dim:
-            raise ValueError(f"latent_dim must be an int in 1..{data_dim}, got {latent_dim!r}")
+        check_int_in(latent_dim, "latent_dim", 1, data_dim)
         self.latent_dim = latent_dim
         # Random initialisation; scaled so that W W^T starts comparable to unit noise.
         self.W = torch.nn.Parameter(torch.randn(data_dim, latent_dim) / latent_dim**0.5)

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from pyro.distributions.torch_distribution import TorchDistribution
 from torch.distributions import constraints
 
+from ..validation import check_positive_int
 from .base import GenerativeModel
 
 # Data points scored at once by log_prob: bounds its memory at (chunk, K, D, hidden) floats.
@@ -49,8 +50,7 @@ ROW_CHUNK = 128
 
 def check_count(value, name: str) -> int:
     """``value`` as a positive int, refusing booleans and floats by name."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    check_positive_int(value, name, allow_none=False)
     return value
 
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import MODELS
+from ..validation import check_positive_ints
 from .base import GenerativeModel
 
 #: Above this many latent bits, exact enumeration is refused (2^20 states per data point).
@@ -53,9 +54,7 @@ class SigmoidBeliefNet(GenerativeModel):
 
     def __init__(self, data_dim: int, hidden: list[int] | tuple[int, ...] = (8,), *, name=None):
         super().__init__(data_dim, name=name)
-        hidden = list(hidden)
-        if not hidden or not all(isinstance(h, int) and h > 0 for h in hidden):
-            raise ValueError(f"hidden must be a non-empty list of positive ints, got {hidden!r}")
+        hidden = check_positive_ints(hidden, "hidden")
         self.hidden = hidden
         sizes = [data_dim] + hidden  # sizes[k] is the size of layer k (0 = data)
         # decoders[k] maps layer k+1 to the logits of layer k; encoders[k] maps k to k+1.

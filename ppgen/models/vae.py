@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import MODELS
-from ..validation import check_name
+from ..validation import check_int_at_least, check_name, check_positive_int, check_positive_ints
 from .autoregressive_decoder import AutoregressiveBernoulli, conditional_made
 from .base import GenerativeModel
 from .flows import build_flow, conditional_iaf
@@ -110,15 +110,9 @@ class VAE(GenerativeModel):
         check_name(decoder, ARCHITECTURES, "decoder architecture")
         check_name(guide, GUIDES, "guide family")
         check_name(prior, PRIORS, "prior")
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
-        hidden_dims = list(hidden_dims)
-        if not hidden_dims or not all(isinstance(h, int) and h > 0 for h in hidden_dims):
-            raise ValueError(
-                f"hidden_dims must be a non-empty list of positive ints, got {hidden_dims}"
-            )
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
-            raise ValueError(f"num_classes must be an int >= 2 or None, got {num_classes!r}")
+        check_positive_int(latent_dim, "latent_dim", allow_none=False)
+        hidden_dims = check_positive_ints(hidden_dims, "hidden_dims")
+        check_int_at_least(num_classes, "num_classes", 2, allow_none=True)
         if "conv" in (encoder, decoder):
             image_shape = check_image_shape(image_shape, data_dim)
         if autoregressive_decoder is not None and likelihood != "bernoulli":

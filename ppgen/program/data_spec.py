@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, IterableDataset, TensorDataset, default
 
 from ..data import Dataset
 from ..models.base import GenerativeModel
-from ..validation import check_not_tracking_gradients
+from ..validation import check_has_values, check_not_tracking_gradients
 
 
 def check_tensor(value, name: str) -> torch.Tensor:
@@ -36,6 +36,7 @@ def check_tensor(value, name: str) -> torch.Tensor:
             f"{name} must be a torch.Tensor, got {type(value).__name__}; convert it explicitly, "
             "e.g. torch.as_tensor(value, dtype=torch.float32)"
         )
+    check_has_values(value, name)
     if value.dim() == 0:
         raise ValueError(f"{name} is a scalar; batched data needs rows on dim 0")
     if value.shape[0] == 0 or value.numel() == 0:

@@ -21,7 +21,6 @@ the site and the reason. :func:`run_vectorized` turns a failure under vectorized
 
 from __future__ import annotations
 
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -31,6 +30,7 @@ import pyro.poutine as poutine
 import torch
 from pyro.infer.autoguide import AutoCallable, AutoGuide, AutoGuideList
 
+from ..caller_warnings import warn
 from .errors import ProgramError
 from .sites import SAMPLE_PLATE, is_reparameterized, latent_sites
 
@@ -143,11 +143,10 @@ def find_data_plate(model_trace, num_rows: int | None, named: str | None):
     if num_rows is not None:
         matching = [f for f in common if num_rows in (f.full_size or f.size, f.size)]
         if len(matching) > 1:
-            warnings.warn(
+            warn(
                 f"plates {[f.name for f in matching]} all have the data's {num_rows} rows; ppgen "
                 f"takes {matching[0].name!r} as the plate over data points. Pass data_plate= to "
-                "choose another",
-                stacklevel=2,
+                "choose another"
             )
         if matching:
             return matching[0]

@@ -14,14 +14,12 @@ exact: each particle is an independent draw, as in the vectorized pass.
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
 import pyro
 import pyro.poutine as poutine
 import torch
 from pyro.poutine.indep_messenger import CondIndepStackFrame
 
+from ..caller_warnings import warn
 from .errors import ProgramError, run_named, run_vectorized
 from .sites import SAMPLE_PLATE, is_index_site
 
@@ -34,12 +32,6 @@ def vectorize(fn, num_samples: int, sample_dim: int):
             return fn(*args, **kwargs)
 
     return wrapped
-
-
-#: The warning below points past ppgen's, torch's and Pyro's frames, at the caller's line.
-SKIPPED_FRAMES = tuple(str(Path(module.__file__).resolve().parent) for module in (torch, pyro)) + (
-    str(Path(__file__).resolve().parents[1]),
-)
 
 
 class SequentialDrawsWarning(UserWarning):
@@ -141,11 +133,10 @@ class ParticleDraws:
             except ProgramError as error:
                 if error.__cause__ is None:  # refused by ppgen, not a failure of the program
                     raise
-                warnings.warn(
+                warn(
                     f"{what}: {error}; so ppgen draws the {num_samples} samples one at a time "
                     "(slower)",
                     SequentialDrawsWarning,
-                    skip_file_prefixes=SKIPPED_FRAMES,
                 )
                 self.sequential = True
                 self._draws.clear()

@@ -41,6 +41,7 @@ import pyro
 import torch
 from pyro.poutine.messenger import Messenger
 
+from ..caller_warnings import warn
 from ..inference.losses.compose import ELBOLoss
 from ..program.random_state import forked_random_state
 
@@ -154,10 +155,7 @@ class CompiledObjective:
 
     def _fall_back(self, key, reason: str) -> None:
         self.fallbacks[key] = reason
-        warnings.warn(
-            f"compile: {reason}; batches of shape {key[2][0] if len(key) > 2 else ()} run eagerly",
-            stacklevel=4,
-        )
+        warn(f"compile: {reason}; batches of shape {key[2][0] if len(key) > 2 else ()} run eagerly")
         return None
 
 

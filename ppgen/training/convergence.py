@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import math
 import statistics
-import warnings
-from pathlib import Path
 
-#: Warnings point past ppgen's own frames, at the caller's line.
-PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+from ..caller_warnings import warn
 
 #: The share of the curve's scale that its second half may still gain, for a converged run.
 DEFAULT_TOLERANCE = 0.02
@@ -89,12 +86,7 @@ def warn_if_not_converged(rows: list[dict], tolerance: float, hint: str) -> bool
     column = monitored_curve(rows)
     converged, detail = convergence_check(rows, column, tolerance)
     if converged is False:
-        warnings.warn(
-            f"training has not converged ({column}): {detail}. {hint}",
-            ConvergenceWarning,
-            # Attributed to the first caller outside ppgen: the user's fit (or compare) call.
-            skip_file_prefixes=(PACKAGE_DIR,),
-        )
+        warn(f"training has not converged ({column}): {detail}. {hint}", ConvergenceWarning)
     return converged
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch.utils.data import DataLoader
 
 from ..data import Dataset
 from ..models.base import GenerativeModel
 from ..program.data_spec import DataSpec
+from ..validation import check_has_values
 from .streaming import StreamedSpec, is_streamed
 
 #: Rows per step unless told (``batch_size="auto"``) and the data brings none (a DataLoader's).
@@ -47,6 +49,9 @@ class FitData:
 
 def prepare_data(model, data, val_data, model_args, model_kwargs, device) -> FitData:
     """The :class:`FitData` of ``fit(model, data, val_data=..., model_args=..., ...)``."""
+    for name, value in (("data", data), ("val_data", val_data)):
+        if isinstance(value, torch.Tensor):  # before any .to(device), which fails on meta
+            check_has_values(value, name)
     return FitData(*_data_specs(model, data, val_data, model_args, model_kwargs, device))
 
 
@@ -91,6 +96,9 @@ def _data_specs(model, data, val_data, model_args, model_kwargs, device):
 def _streamed_specs(model, data, val_data, device):
     """A ppgen model's specs for streamed training data (:mod:`ppgen.training.streaming`): each
     batch checked by the model as it arrives; validation data is a tensor (or ``None``)."""
+    source = data.dataset if isinstance(data, DataLoader) else data
+    if callable(getattr(source, "chunks", None)):  # a whole pass is cheap: check it all now
+        model.check_streamed_training_data(source.chunks())
     spec = StreamedSpec(data, check=model.check_data).to(device)
     val_spec = None
     if val_data is not None:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import LOSSES
-from ...validation import check_name
+from ...validation import check_name, check_positive_int
 from .compose import Loss
 from .sites import check_target, two_samples
 
@@ -42,8 +42,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, input_dim: int, hidden_dims: Sequence[int] = (128, 128)):
         super().__init__()
-        if not isinstance(input_dim, int) or input_dim < 1:
-            raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
+        check_positive_int(input_dim, "input_dim", allow_none=False)
         sizes = [input_dim, *(int(h) for h in hidden_dims), 1]
         layers = []
         for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -89,8 +88,7 @@ class AdversarialLoss(Loss):
         self.kind, self.site, self.target = kind, site, check_target(target)
         if discriminator is not None and not isinstance(discriminator, nn.Module):
             raise TypeError(f"discriminator must be a torch.nn.Module, got {discriminator!r}")
-        if not isinstance(adversary_steps, int) or adversary_steps < 1:
-            raise ValueError(f"adversary_steps must be a positive int, got {adversary_steps!r}")
+        check_positive_int(adversary_steps, "adversary_steps", allow_none=False)
         if adversary_lr is not None and not adversary_lr > 0:
             raise ValueError(f"adversary_lr must be positive, got {adversary_lr!r}")
         if not gradient_penalty >= 0:

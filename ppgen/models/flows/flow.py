@@ -19,7 +19,7 @@ import torch
 from torch.distributions import ComposeTransform, Transform
 
 from ...registry import FLOWS
-from ...validation import check_positive_int
+from ...validation import check_positive_int, check_positive_ints
 
 
 class Flow(torch.nn.Module):
@@ -79,9 +79,5 @@ def build_flow(
     check_positive_int(num_layers, "num_layers", allow_none=False)
     if hidden_dims is None:
         hidden_dims = [max(64, 10 * dim)] * 2
-    hidden_dims = list(hidden_dims)
-    if not hidden_dims or not all(isinstance(h, int) and h > 0 for h in hidden_dims):
-        raise ValueError(
-            f"hidden_dims must be a non-empty list of positive ints, got {hidden_dims}"
-        )
+    hidden_dims = check_positive_ints(hidden_dims, "hidden_dims")
     return builder(dim, num_layers, hidden_dims, **options)

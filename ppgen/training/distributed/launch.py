@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch.distributed.elastic.multiprocessing.api import DefaultLogsSpecs
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, record
 
+from ...validation import check_positive_int
 from .ranks import init_from_environment
 
 
@@ -63,8 +64,7 @@ def launch(fn, num_processes: int, *args, **kwargs) -> list:
     N-process group. On a CUDA machine each process takes its own GPU (``cuda:LOCAL_RANK``)."""
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
-        raise ValueError(f"num_processes must be a positive int, got {num_processes!r}")
+    check_positive_int(num_processes, "num_processes", allow_none=False)
     if multiprocessing.parent_process() is not None:
         # A started process imports the caller's script again (Python's "spawn"); a launch at
         # the script's top level would start processes without end.
