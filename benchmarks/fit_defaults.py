@@ -127,7 +127,7 @@ def main() -> None:
         *(f"- `{run.command}` on {run.machine}" for run in runs.itertuples()),
         "",
         "`fit(model, data)` with the model's `default_lr` and `default_steps`, batch size 128 and "
-        "the cosine schedule; `converged` is `FitResult.converged` (ppgen/inference/"
+        "the cosine schedule; `converged` is `FitResult.converged` (ppgen/training/"
         "convergence.py). Held-out log-likelihood per test point in nats.",
         "",
         "",

@@ -1,4 +1,4 @@
-"""Programs and per-rank checks for tests/inference/test_distributed.py.
+"""Programs and per-rank checks for tests/training/test_distributed.py.
 
 They run in processes started by PyTorch's launcher, which receive them by pickle: so they live in
 a module the test puts on ``sys.path`` and imports by this name, not in the test module itself.

@@ -292,7 +292,7 @@ save(fig, "convergence")
 # A checkpoint (`fit(..., checkpoint="run.ckpt")`, or `ppgen fit ... --checkpoint`) makes any of
 # these runs resumable after a kill, exactly: the resumed run ends bit for bit where an
 # uninterrupted one ends, and an early-stopped run stops at the same step with the same best state
-# (`tests/inference/test_convergence.py`, `tests/inference/test_checkpoint.py`).
+# (`tests/training/test_convergence.py`, `tests/training/test_checkpoint.py`).
 
 # %%
 print(f"figures written to {FIGURES}")

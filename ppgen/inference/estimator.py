@@ -24,7 +24,8 @@ cannot handle is refused with the site and the reason instead of failing inside 
 ``default_num_particles`` and ``min_num_particles`` are what ``num_particles=None`` means and the
 least it accepts (VIMCO's leave-one-out baselines need two).
 
-Recipe for a new estimator (``CONTRIBUTING.md``): one file in ``ppgen/inference/``; subclass
+Recipe for a new estimator (``CONTRIBUTING.md`` lists the files and checks): one file in
+``ppgen/inference/``; subclass
 :class:`Estimator` (or a base built on it, :class:`~ppgen.inference.multi_sample
 .MultiSampleEstimator` for bounds over K importance weights), set ``name``, the declarations and a
 one-line docstring, implement ``__call__``, and decorate it with ``@ESTIMATORS.register(name)``.

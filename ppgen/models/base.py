@@ -103,15 +103,22 @@ class GenerativeModel(PyroModule):
        data set fixes (an image shape) come from the classmethod ``options_from_data(data)``.
     7. A class-conditional model sets ``num_classes`` and takes the labels as a keyword,
        ``model(x, y)`` and ``guide(x, y)``; ``fit`` passes each batch's labels from the Dataset.
-    8. Register the class with ``@register_model("name")`` so that the CLI, the contract tests and
-       ``ppgen list`` know it. Constructor arguments other than ``data_dim`` need defaults.
+    8. Declare what else it offers: ``autoencodes`` (``encode``/``decode``/``reconstruct``: the
+       run's figures then show reconstructions and latent maps), and how it is tested and
+       measured: ``example_options`` (a small instance, which the compiled-path test trains) and
+       ``reference_setup`` (the bundled data, options and objective that ``default_lr`` and
+       ``default_steps`` were measured with, read by ``benchmarks/fit_defaults.py``).
     9. If no Python ``if``/loop in ``model`` or ``guide`` depends on tensor values (only on
        shapes and constructor options), set ``traceable = True``: ``fit`` then runs the training
        step from a checked TorchScript trace (``fit(compile="auto")``), which removes Pyro's
-       per-step Python overhead. Add the class to the compiled-path test in
-       ``tests/inference/test_compiled.py``.
+       per-step Python overhead; the compiled-path test covers every traceable registered model.
+    10. Register the class with ``@MODELS.register("name")`` (``ppgen.registry``) in its own
+        file in ``ppgen/models/``, which the package imports: the CLI, the registry-driven
+        contract tests and ``ppgen list`` know it (after ``python -m ppgen.catalogue``).
+        Constructor arguments other than ``data_dim`` need defaults.
 
-    Do not write training code here: ``ppgen.fit`` trains any model/guide pair.
+    The files an addition touches and the checks to run are in ``CONTRIBUTING.md``. Do not write
+    training code here: ``ppgen.fit`` trains any model/guide pair.
     """
 
     #: Name of the sample site that holds the observations.

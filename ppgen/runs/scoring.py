@@ -27,6 +27,7 @@ from ..evaluation import (
 )
 from ..evaluation.kde import scott_bandwidth
 from ..models.base import GenerativeModel
+from ..program.program import read_program
 
 
 def code_sites(model: GenerativeModel, x: torch.Tensor, **kwargs) -> list[str]:
@@ -42,15 +43,12 @@ def code_sites(model: GenerativeModel, x: torch.Tensor, **kwargs) -> list[str]:
     ]
 
 
-def global_latents(model: GenerativeModel, x: torch.Tensor) -> list[str]:
-    """The guide's sample sites outside the data plate (a Bayesian model's parameters)."""
-    trace = prune_subsample_sites(poutine.trace(model.guide).get_trace(x))
-    return [
-        name
-        for name, site in trace.nodes.items()
-        if site["type"] == "sample"
-        and model.data_plate not in {f.name for f in site["cond_indep_stack"]}
-    ]
+def global_latents(model: GenerativeModel, data: Dataset) -> tuple[str, ...]:
+    """The model's latents outside the data plate (a Bayesian model's parameters), read off the
+    program's trace on two training rows (with their labels for a conditional model)."""
+    x = data.train[:2].to(model.device)
+    kwargs = {"y": data.train_labels[:2].to(model.device)} if model.conditional else {}
+    return read_program(model, x, kwargs).info.global_latents
 
 
 #: Guide draws of the global latents behind :func:`score_global_posterior`.
@@ -102,7 +100,7 @@ def score_model(
     likelihood gets :func:`score_samples` instead."""
     if model.likelihood == "implicit":
         return score_samples(model, data)
-    if global_latents(model, data.train[:2].to(model.device)):
+    if global_latents(model, data):
         return score_global_posterior(model, data, splits=splits)
     rows = []
     for split in splits:

@@ -89,7 +89,7 @@ def test_the_registry_driven_contract_checks_it():
 
 
 def test_the_compiled_step_follows_the_eager_one():
-    compiled = load_tests("../inference/test_compiled.py")
+    compiled = load_tests("../training/test_compiled.py")
     data = load_dataset("linear_gaussian", data_dim=6, latent_dim=1, num_train=200).train
     eager = compiled.train(NAME, data, "trace", False)
     traced = compiled.train(NAME, data, "trace", True)

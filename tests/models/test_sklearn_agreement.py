@@ -20,7 +20,7 @@ def digits():
 
 
 # About a minute (8000 full-batch steps). The default selection checks PPCA against
-# scikit-learn's PCA(10) through tests/inference/test_convergence.py (fit's defaults, within
+# scikit-learn's PCA(10) through tests/training/test_convergence.py (fit's defaults, within
 # 0.3 nats on the test split); this one holds the tighter 0.05 on the training split.
 @pytest.mark.slow
 def test_ppca_matches_sklearn_pca_score(digits):
