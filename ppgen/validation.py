@@ -158,6 +158,13 @@ def check_positive_number(value, name: str, allow_none: bool = True) -> None:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
+def check_real(value, name: str) -> float:
+    """``value`` must be a finite int or float (not a bool); returns it as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def check_seed(seed, name: str = "seed") -> None:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"{name} must be an int from 0 to 2**32 - 1, got {seed!r}")

@@ -9,8 +9,8 @@ ratio falls as K grows (Rainforth et al. 2018). DReG rewrites it, for reparamete
 with ``w~_k = w_k / sum_j w_j``. Both are unbiased for the gradient of the same bound as ``iwae``.
 The path-only term needs ``log p`` and ``log q`` evaluated with *parameters* held constant while
 the samples keep their reparameterized path: parameters of ``nn.Module`` owners (ppgen models)
-are swapped for detached copies with ``torch.func.functional_call``, and ``pyro.param`` values
-are detached by a messenger.
+are swapped for detached copies and ``pyro.param`` values detached
+(:mod:`ppgen.program.constant_parameters`).
 """
 
 from __future__ import annotations
@@ -18,61 +18,11 @@ from __future__ import annotations
 import math
 
 import torch
-from pyro.poutine.messenger import Messenger
-
+from ..program.constant_parameters import frozen_samples, with_constant_parameters
 from ..program.importance import assemble, compute_log_prob
 from ..program.sites import is_reparameterized
 from ..registry import ESTIMATORS
 from .multi_sample import MultiSampleEstimator
-
-
-class _DetachParams(Messenger):
-    """Makes ``pyro.param`` values constants."""
-
-    def _pyro_post_param(self, msg):
-        value = msg["value"]
-        detached = value.detach()
-        # A plate that subsamples the parameter (pyro.param(..., event_dim=)) finds the
-        # unconstrained tensor through these attributes; keep them on the constant.
-        for attribute in ("unconstrained", "_pyro_unconstrained_param"):
-            if hasattr(value, attribute):
-                setattr(detached, attribute, getattr(value, attribute))
-        msg["value"] = detached
-
-
-class _CallMethod(torch.nn.Module):
-    """Calls ``owner.<method>`` so that ``functional_call`` can swap ``owner``'s parameters."""
-
-    def __init__(self, owner: torch.nn.Module, method: str):
-        super().__init__()
-        self.owner = owner
-        self.method = method
-
-    def forward(self, *args, **kwargs):
-        return getattr(self.owner, self.method)(*args, **kwargs)
-
-
-def with_constant_parameters(fn):
-    """``fn`` evaluated with every parameter held constant (samples keep their gradients)."""
-    owner = getattr(fn, "__self__", None)
-    if isinstance(owner, torch.nn.Module):
-        wrapper = _CallMethod(owner, fn.__name__)
-        constants = {f"owner.{name}": p.detach() for name, p in owner.named_parameters()}
-
-        def call(*args, **kwargs):  # keyword data (labels, a conditional model's y) too
-            return torch.func.functional_call(wrapper, constants, args, kwargs, strict=False)
-
-        return _DetachParams()(call)
-    return _DetachParams()(fn)
-
-
-def _frozen(trace):
-    """A copy of ``trace`` whose sampled values are constants."""
-    copy = trace.copy()
-    for name, site in trace.nodes.items():
-        if site["type"] == "sample":
-            copy.nodes[name] = dict(site, value=site["value"].detach())
-    return copy
 
 
 @ESTIMATORS.register(
@@ -107,7 +57,7 @@ class DReG(MultiSampleEstimator):
             guide_path = scored(with_constant_parameters(pair.guide_fn), guide_trace)
             model_path = scored(with_constant_parameters(pair.model_fn), guide_trace)
             # log p with constant samples: its gradient is the model's, grad_theta log p(x, z_k).
-            model_theta = scored(pair.model_fn, particles.derived(guide_trace, _frozen))
+            model_theta = scored(pair.model_fn, particles.derived(guide_trace, frozen_samples))
             return guide_path, model_path, model_theta
 
         guide_path, model_path, model_theta = particles.run(traces, K, "dreg")

@@ -18,6 +18,9 @@ cannot handle is refused with the site and the reason instead of failing inside 
   enumeration are summed out (``enum``); every other estimator refuses them;
 - ``needs_local_latents``: at least one latent inside the data plate;
 - ``needs_timestep_elbo``: the model's owner offers ``random_timestep_elbo`` (a diffusion model);
+- ``discrete_families``: the distribution families (``"Bernoulli"``, ``"Categorical"``...) of
+  non-reparameterized guide sites it has a gradient for, or ``None`` for any (ARM and DisARM
+  flip Bernoulli draws; the relaxations replace Bernoulli and one-hot categorical draws);
 - ``traceable``: a pure function of its random draws, with no state between calls, so that
   ``fit`` may replay it from a compiled trace (:mod:`ppgen.training.compiled`).
 
@@ -51,6 +54,9 @@ class Estimator:
     sums_enumerated_model_latents = False
     needs_local_latents = False
     needs_timestep_elbo = False
+    discrete_families: tuple[str, ...] | None = None
+    #: Why only ``discrete_families`` can work, for the refusal.
+    discrete_families_reason = ""
     traceable = True
     default_num_particles = 1
     min_num_particles = 1

@@ -33,6 +33,16 @@ def requirement_failure(estimator, info: ProgramInfo) -> str | None:
             f"{name} differentiates through reparameterized samples, but guide site(s) {sites} "
             "have no reparameterized sampler (discrete latents, or has_rsample=False)"
         )
+    families = estimator.discrete_families
+    other = {
+        n: f for n, f in info.discrete_families.items() if families is not None and f not in families
+    }
+    if other:
+        sites = ", ".join(f"{n!r} ({f})" for n, f in other.items())
+        return (
+            f"{name} has gradients for {' and '.join(families)} guide sites "
+            f"({estimator.discrete_families_reason}), but guide site(s) {sites} are not"
+        )
     summed = [n for n in info.model_only_latents if n in info.enumerated]
     if summed and not estimator.sums_enumerated_model_latents:
         return (

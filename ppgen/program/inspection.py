@@ -32,7 +32,7 @@ from pyro.infer.autoguide import AutoCallable, AutoGuide, AutoGuideList
 
 from ..caller_warnings import warn
 from .errors import ProgramError
-from .sites import SAMPLE_PLATE, is_reparameterized, latent_sites
+from .sites import SAMPLE_PLATE, distribution_family, is_reparameterized, latent_sites
 
 #: The method of a model's owner that the ``timestep`` estimator calls
 #: (:mod:`ppgen.inference.random_timestep`).
@@ -62,6 +62,8 @@ class ProgramInfo:
     sequential_plates: tuple[str, ...] = ()
     #: Whether the model's owner offers the random-timestep ELBO (a diffusion model).
     timestep_elbo: bool = False
+    #: The distribution family of each non-reparameterized guide site (``"Bernoulli"``...).
+    discrete_families: dict = field(default_factory=dict)
 
     @property
     def subsamples(self) -> bool:
@@ -259,6 +261,9 @@ def inspect_program(
         sequential_plates=tuple(sorted(sequential - {SAMPLE_PLATE})),
         model_only_latents=tuple(n for n, _ in latents if n not in guide_trace.nodes),
         timestep_elbo=callable(getattr(getattr(model_fn, "__self__", None), TIMESTEP_METHOD, None)),
+        discrete_families={
+            n: distribution_family(s) for n, s in guide_sites if not is_reparameterized(s)
+        },
     )
 
 

@@ -32,3 +32,17 @@ def is_reparameterized(site) -> bool:
     """Whether a guide sample site's value carries a reparameterized gradient (index sites
     count as reparameterized: they carry no gradient to estimate)."""
     return is_index_site(site) or site["fn"].has_rsample
+
+
+def base_distribution(fn):
+    """The distribution under Pyro's wrappers (``to_event``, ``mask``, ``expand``), whose family
+    says what kind of random variable a site is."""
+    while hasattr(fn, "base_dist"):
+        fn = fn.base_dist
+    return fn
+
+
+def distribution_family(site) -> str:
+    """The class name of a site's distribution under its wrappers: ``"Bernoulli"``,
+    ``"Categorical"``, ``"OneHotCategorical"``, ``"Normal"``..."""
+    return type(base_distribution(site["fn"])).__name__

@@ -12,18 +12,21 @@ from ppgen import SigmoidBeliefNet
 
 
 class TinySBN:
-    """A 3-pixel, 2-latent-bit SBN whose ELBO and 2-sample bound are exact sums over states."""
+    """A one-layer SBN (3 pixels, 2 latent bits by default) whose ELBO and 2-sample bound are
+    exact sums over its latent states."""
 
-    def __init__(self, seed=0):
+    def __init__(self, seed=0, data_dim=3, latent_dim=2):
         torch.manual_seed(seed)
-        self.model = SigmoidBeliefNet(3, [2])
+        self.model = SigmoidBeliefNet(data_dim, [latent_dim])
         with torch.no_grad():
             for p in self.model.parameters():
                 p.normal_(0, 1.0)
-        self.states = torch.tensor(list(itertools.product([0.0, 1.0], repeat=2)))  # (4, 2)
+        # (2**latent_dim, latent_dim)
+        self.states = torch.tensor(list(itertools.product([0.0, 1.0], repeat=latent_dim)))
 
     def log_q_and_log_p(self, x):
-        """``log q(h | x)`` and ``log p(x, h)`` for every state h, each ``(4,)``; x is ``(3,)``."""
+        """``log q(h | x)`` and ``log p(x, h)`` for every state h, each ``(2**latent_dim,)``;
+        x is ``(data_dim,)``."""
         m = self.model
         log_q = Bernoulli(logits=m.encoders[0](x)).log_prob(self.states).sum(-1)
         log_p = m._log_prior([self.states])
@@ -37,7 +40,7 @@ class TinySBN:
     def two_sample_bound(self, x):
         log_q, log_p = self.log_q_and_log_p(x)
         log_w = log_p - log_q
-        pair_q = log_q[:, None] + log_q[None, :]  # (4, 4)
+        pair_q = log_q[:, None] + log_q[None, :]  # (S, S)
         pair_bound = torch.logaddexp(log_w[:, None], log_w[None, :]) - torch.log(torch.tensor(2.0))
         return (pair_q.exp() * pair_bound).sum()
 
@@ -46,8 +49,9 @@ class TinySBN:
         with log q held constant (wake-theta) plus the wake-phi term sum_k w~_k log q(z_k)."""
         log_q, log_p = self.log_q_and_log_p(x)
         pair_q = (log_q[:, None] + log_q[None, :]).exp().detach()  # q(h1) q(h2), constants
-        log_w1 = (log_p - log_q.detach())[:, None].expand(4, 4)
-        log_w2 = (log_p - log_q.detach())[None, :].expand(4, 4)
+        S = len(self.states)
+        log_w1 = (log_p - log_q.detach())[:, None].expand(S, S)
+        log_w2 = (log_p - log_q.detach())[None, :].expand(S, S)
         bound = torch.logaddexp(log_w1, log_w2) - torch.log(torch.tensor(2.0))
         w1 = torch.sigmoid(log_w1 - log_w2).detach()  # normalized weight of the first sample
         wake_phi = w1 * log_q[:, None] + (1 - w1) * log_q[None, :]
@@ -108,3 +112,147 @@ def normal_guide(x):
 @pytest.fixture
 def normal_pair():
     return normal_model, normal_guide
+
+
+def _parameters(shapes: dict, seed: int) -> dict:
+    """Initial values of the given shapes, drawn N(0, 0.7^2) with ``seed``, created as
+    ``pyro.param``s (the programs read them by ``_read``, with these as their initial values,
+    so that ``fit``'s own parameter scope finds them too)."""
+    generator = torch.Generator().manual_seed(seed)
+    initial = {name: 0.7 * torch.randn(shape, generator=generator) for name, shape in shapes.items()}
+    _read(initial)
+    return initial
+
+
+def _read(initial: dict, names=None) -> dict:
+    return {k: pyro.param(k, initial[k]) for k in (names or initial)}
+
+
+class MixedPair:
+    """A user's pair over a plate named ``"items"``: a categorical latent ``c`` (3 classes; or
+    a Bernoulli, ``family="bernoulli"``) and a 2-bit Bernoulli latent ``z`` whose guide depends
+    on ``c``, x ~ N(M[c] + z W, I). Its ELBO is an exact sum over the 12 (or 8) states."""
+
+    def __init__(self, family="categorical", seed=0, num_points=4):
+        self.family, self.classes = family, 3 if family == "categorical" else 2
+        C, D = self.classes, 2
+        shapes = {"A": (D, C), "a": (C,), "B": (D, 2), "Bc": (C, 2),
+                  "pi": (C,), "rho": (2,), "M": (C, D), "W": (2, D)}  # fmt: skip
+        if family == "bernoulli":  # one logit for c in place of C
+            shapes.update(A=(D,), a=(), pi=())
+        self.params = _parameters(shapes, seed)
+        generator = torch.Generator().manual_seed(seed + 100)
+        self.x = torch.randn(num_points, D, generator=generator)
+
+    def _c_distribution(self, logits):
+        if self.family == "categorical":
+            return dist.Categorical(logits=logits)
+        return dist.Bernoulli(logits=logits)
+
+    def model(self, x):
+        p = _read(self.params)
+        with pyro.plate("items", x.shape[0]):
+            c = pyro.sample("c", self._c_distribution(p["pi"]))
+            z = pyro.sample("z", dist.Bernoulli(logits=p["rho"]).to_event(1))
+            loc = p["M"][c.long()] + z @ p["W"]  # (..., N, D)
+            pyro.sample("x", dist.Normal(loc, 1.0).to_event(1), obs=x)
+
+    def guide(self, x):
+        p = _read(self.params)
+        with pyro.plate("items", x.shape[0]):
+            c = pyro.sample("c", self._c_distribution(x @ p["A"] + p["a"]))
+            pyro.sample("z", dist.Bernoulli(logits=x @ p["B"] + p["Bc"][c.long()]).to_event(1))
+
+    def leaves(self) -> list:
+        return [pyro.param(k).unconstrained() for k in self.params]
+
+    def elbo(self, x):
+        """The exact ELBO summed over the points of ``x``, by enumeration."""
+        p = _read(self.params)
+        total = 0.0
+        for c in range(self.classes):
+            c_value = torch.full((x.shape[0],), float(c))
+            log_qc = self._c_distribution(x @ p["A"] + p["a"]).log_prob(c_value)
+            log_pc = self._c_distribution(p["pi"]).log_prob(c_value)
+            for bits in itertools.product([0.0, 1.0], repeat=2):
+                z = torch.tensor(bits).expand(x.shape[0], 2)
+                log_qz = Bernoulli(logits=x @ p["B"] + p["Bc"][c]).log_prob(z).sum(-1)
+                log_pz = Bernoulli(logits=p["rho"]).log_prob(z).sum(-1)
+                log_px = dist.Normal(p["M"][c] + z @ p["W"], 1.0).log_prob(x).sum(-1)
+                log_q = log_qc + log_qz
+                total = total + (log_q.exp() * (log_pc + log_pz + log_px - log_q)).sum()
+        return total
+
+
+class GlobalPair:
+    """A user's pair with a global continuous latent beside local discrete ones: mu ~ N(0, I_2)
+    outside the plate ``"obs"``, h_n ~ Bernoulli(0.4) (3 bits), x_n ~ N(h_n V + mu, I_2); the
+    guide draws mu by reparameterization and h_n from logits that depend on x_n and on mu."""
+
+    def __init__(self, seed=0, num_points=3):
+        shapes = {"m": (2,), "log_s": (2,), "E": (2, 3), "Em": (2, 3), "e": (3,), "V": (3, 2)}
+        self.params = _parameters(shapes, seed)
+        generator = torch.Generator().manual_seed(seed + 100)
+        self.x = torch.randn(num_points, 2, generator=generator)
+        self.states = torch.tensor(list(itertools.product([0.0, 1.0], repeat=3)))  # (8, 3)
+
+    def model(self, x):
+        V = _read(self.params, ["V"])["V"]
+        mu = pyro.sample("mu", dist.Normal(torch.zeros(2), 1.0).to_event(1))
+        with pyro.plate("obs", x.shape[0]):
+            h = pyro.sample("h", dist.Bernoulli(torch.full((3,), 0.4)).to_event(1))
+            # mu is (2,), or (K, 1, 2) under a plate of K samples: it broadcasts over the points.
+            pyro.sample("x", dist.Normal(h @ V + mu, 1.0).to_event(1), obs=x)
+
+    def _h_logits(self, x, mu):
+        p = _read(self.params, ["E", "Em", "e"])
+        return x @ p["E"] + mu @ p["Em"] + p["e"]  # (..., N, 3)
+
+    def guide(self, x):
+        m, log_s = _read(self.params, ["m", "log_s"]).values()
+        mu = pyro.sample("mu", dist.Normal(m, log_s.exp()).to_event(1))
+        with pyro.plate("obs", x.shape[0]):
+            pyro.sample("h", dist.Bernoulli(logits=self._h_logits(x, mu)).to_event(1))
+
+    def leaves(self) -> list:
+        return [pyro.param(k).unconstrained() for k in self.params]
+
+    def reference_gradients(self, num_draws: int, seed: int = 1) -> torch.Tensor:
+        """``(num_draws, P)`` gradients of the negative ELBO, each exact in the discrete
+        latents (8 states summed per point) at one reparameterized draw of mu."""
+        generator = torch.Generator().manual_seed(seed)
+        rows = []
+        for _ in range(num_draws):
+            eps = torch.randn(2, generator=generator)
+            rows.append(torch.cat([g.flatten() for g in self._exact_in_h(eps)]))
+        return torch.stack(rows)
+
+    def _exact_in_h(self, eps):
+        m, log_s, V = _read(self.params, ["m", "log_s", "V"]).values()
+        mu = m + log_s.exp() * eps
+        x, states = self.x, self.states
+        log_q_mu = dist.Normal(m, log_s.exp()).log_prob(mu).sum()
+        log_p_mu = dist.Normal(0.0, 1.0).log_prob(mu).sum()
+        logits = self._h_logits(x, mu)  # (N, 3)
+        log_q_h = Bernoulli(logits=logits[:, None, :]).log_prob(states).sum(-1)  # (N, 8)
+        log_p_h = Bernoulli(probs=torch.tensor(0.4)).log_prob(states).sum(-1)  # (8,)
+        loc = states @ V + mu  # (8, 2)
+        log_px = dist.Normal(loc, 1.0).log_prob(x[:, None, :]).sum(-1)  # (N, 8)
+        local = (log_q_h.exp() * (log_p_h + log_px - log_q_h)).sum()
+        return torch.autograd.grad(-(local + log_p_mu - log_q_mu), self.leaves())
+
+
+@pytest.fixture
+def mixed_pair():
+    return MixedPair
+
+
+@pytest.fixture
+def global_pair():
+    return GlobalPair
+
+
+@pytest.fixture
+def sbn_of_size():
+    """``sbn_of_size(seed, data_dim, latent_dim)``: a :class:`TinySBN` of another size."""
+    return TinySBN
