@@ -70,7 +70,7 @@ class RelaxedSite(TorchDistribution):
                 hard = torch.nn.functional.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft)
             else:
                 hard = (soft > 0.5).to(soft)
-            value = hard + soft - soft.detach()
+            value = hard + (soft - soft.detach())  # exactly hard in value
         value._ppgen_logit = logit  # the density's variable, for log_prob of this value
         return value
 

@@ -16,8 +16,6 @@ alpha = 0 bound with leave-one-out baselines).
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..program.importance import WeightParts
@@ -30,8 +28,13 @@ def renyi_bound(log_w: torch.Tensor, alpha: float) -> torch.Tensor:
     """``L_alpha,K`` per data point ``(batch,)`` from ``log_w`` ``(K, batch)``."""
     if alpha == 1.0:
         return log_w.mean(0)
-    scaled = (1.0 - alpha) * log_w
-    return (torch.logsumexp(scaled, dim=0) - math.log(log_w.shape[0])) / (1.0 - alpha)
+    # log mean exp(a_k) as m + log1p(mean(expm1(a_k - m))): exact where (1 - alpha) log w is
+    # tiny (alpha near 1), where logsumexp(a) - log K would lose every digit in float32. The
+    # shift m is the largest a_k, so no expm1 overflows.
+    scaled = (1.0 - alpha) * log_w  # (K, batch)
+    shift = scaled.max(0).values.detach()
+    log_mean = shift + torch.log1p(torch.expm1(scaled - shift).mean(0))
+    return log_mean / (1.0 - alpha)
 
 
 @ESTIMATORS.register(

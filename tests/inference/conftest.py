@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.distributions import Bernoulli
 
-from ppgen import SigmoidBeliefNet
+from ppgen import PPCA, SigmoidBeliefNet
 
 
 class TinySBN:
@@ -256,3 +256,25 @@ def global_pair():
 def sbn_of_size():
     """``sbn_of_size(seed, data_dim, latent_dim)``: a :class:`TinySBN` of another size."""
     return TinySBN
+
+
+def ppca_with_an_imperfect_guide(seed=0):
+    """PPCA on 5 dimensions, 2 factors, and a guide near (not at) its exact posterior."""
+    torch.manual_seed(seed)
+    model = PPCA(5, 2)
+    x = torch.randn(3, 5) * 1.5
+    with torch.no_grad():
+        posterior = model.posterior(x)
+        # Guide mean: the posterior's, through a least-squares fit of (weight, bias), then moved.
+        design = torch.cat([x, torch.ones(3, 1)], 1)
+        solution = torch.linalg.lstsq(design, posterior.loc).solution  # (6, 2)
+        model.guide_weight.copy_(solution[:5].T)
+        model.guide_bias.copy_(solution[5] + 0.3)
+        model.guide_scale_tril = torch.linalg.cholesky(posterior.covariance_matrix[0]).detach() * 1.3
+    return model, x
+
+
+@pytest.fixture
+def imperfect_ppca():
+    """``imperfect_ppca(seed)``: ``(model, x)``, PPCA with a guide near its exact posterior."""
+    return ppca_with_an_imperfect_guide
