@@ -34,8 +34,11 @@ from ppgen.program.errors import ProgramError
 ESTIMATORS = [
     "trace", "meanfield", "tracegraph", "tracegraph+decaying", "tracegraph+nvil",
     "iwae", "dreg", "vimco", "rws", "enum",
+    # issue 27's discrete workbench
+    "rloo", "arm", "disarm", "rebar", "relax", "concrete", "straight_through", "stl", "renyi",
+    "tvo",
 ]  # fmt: skip
-PARTICLES = {"iwae": 3, "dreg": 3, "vimco": 3, "rws": 3}
+PARTICLES = {"iwae": 3, "dreg": 3, "vimco": 3, "rws": 3, "rloo": 3, "renyi": 3, "tvo": 3}
 #: Pyro's own objective closest to each estimator (the multi-sample ones: the K-sample bound).
 PYRO_COUNTERPARTS = {
     "trace": lambda: pyro.infer.Trace_ELBO(),
@@ -48,7 +51,13 @@ PYRO_COUNTERPARTS = {
     "vimco": lambda: pyro.infer.RenyiELBO(alpha=0, num_particles=3),
     "rws": lambda: pyro.infer.ReweightedWakeSleep(num_particles=3),
     "enum": lambda: pyro.infer.TraceEnum_ELBO(max_plate_nesting=3),
-}
+    # The ELBO estimators' counterpart is Pyro's ELBO; the relaxations have none in Pyro.
+    **{name: (lambda: pyro.infer.Trace_ELBO(num_particles=3))
+       for name in ("rloo", "arm", "disarm", "rebar", "relax", "stl", "tvo")},
+    "concrete": lambda: pyro.infer.Trace_ELBO(),
+    "straight_through": lambda: pyro.infer.Trace_ELBO(),
+    "renyi": lambda: pyro.infer.RenyiELBO(alpha=0.5, num_particles=3),
+}  # fmt: skip
 
 
 def load_zoo():

@@ -7,7 +7,17 @@ belongs to the guide when ``log q`` depends on it), and summarizes each group:
 - ``variance``: the trace of the estimates' covariance, ``sum_i Var[g_i]``;
 - ``mean_norm``: the norm of the mean estimate, ``||E g||``;
 - ``snr``: the mean over coordinates of ``|E g_i| / std g_i`` (Rainforth et al. 2018);
-- ``seconds``: wall time per estimate.
+- ``seconds``: wall time per estimate;
+- ``evaluations``: runs of the model per estimate (ARM, DisARM, REBAR and RLOO spend several),
+  and ``variance_at_equal_cost``, ``variance * evaluations``: the variance of an average of
+  estimates that spends as many model runs as one single-run estimate's average would;
+- with ``reference=``: ``bias`` (the norm of mean estimate minus the reference gradient),
+  ``bias_se`` (its standard error, the estimates' and the reference's), ``mse`` (``bias^2 +
+  variance``) and ``reference`` (how the reference was had, :mod:`ppgen.evaluation
+  .reference_gradient`).
+
+Groups are ``model``, ``guide`` and ``estimator`` (an estimator's own parameters: NVIL's
+baseline network, REBAR's temperature and scale, RELAX's networks), where it has any.
 """
 
 from __future__ import annotations
@@ -19,11 +29,12 @@ import pyro.poutine as poutine
 import torch
 
 from ..inference.objective import resolve_objective
-from ..inference.requirements import check_estimator
+from ..inference.requirements import check_estimator, declared_estimators
 from ..program.inspection import program_traces
 from ..program.pair import owned_modules
 from ..program.program import Program, read_program
 from ..validation import check_int_at_least
+from .reference_gradient import reference_gradient
 
 
 def parameter_groups(model, x, **kwargs) -> dict[str, list]:
@@ -74,6 +85,7 @@ def gradient_stats(
     num_particles: int | None = None,
     *,
     data_plate: str | None = None,
+    reference=None,
     **kwargs,
 ) -> pd.DataFrame:
     """Statistics of ``num_repeats`` gradient estimates at the current parameters.
@@ -87,11 +99,14 @@ def gradient_stats(
         num_repeats: independent estimates to draw (at least 2).
         num_particles: particles for a named estimator; ``None`` for its own default.
         data_plate: the plate over data points, where the program's trace cannot tell it.
+        reference: ``None``; ``"enumerate"`` for the exact ELBO gradient (Pyro enumerates the
+            guide's discrete sites); or a number of high-sample estimates to average.
         kwargs: passed to model and guide.
 
     Returns:
         One row per parameter group with ``estimator``, ``group``, ``num_params``, ``mean_norm``,
-        ``variance``, ``snr``, ``seconds``.
+        ``variance``, ``snr``, ``seconds``, ``evaluations``, ``variance_at_equal_cost`` (and
+        ``bias``, ``bias_se``, ``mse``, ``reference`` with ``reference=``).
     """
     check_int_at_least(num_repeats, "num_repeats", 2)
     call = read_program(model, x, kwargs, data_plate=data_plate)
@@ -104,6 +119,7 @@ def gradient_stats(
         objective.set_data_plate(call.data_plate)
         parameters = _program_parameters(model_fn, guide_fn, args, call_kwargs)
         groups = _split_groups(guide_fn, parameters, args, call_kwargs)
+        groups["estimator"] = [p for p in objective.parameters() if p.requires_grad]
         estimates, seconds = _estimates(
             objective,
             model_fn,
@@ -114,12 +130,29 @@ def gradient_stats(
             num_repeats,
             spec.num_rows or 1,
         )
-    return _summaries(estimates, groups, name, seconds)
+        flat = groups["model"] + groups["guide"] + groups["estimator"]
+        found = reference is not None and reference_gradient(
+            reference, model_fn, guide_fn, flat, args, call_kwargs, spec.num_rows or 1,
+            call.nesting, call.data_plate,
+        )  # fmt: skip
+    table = _summaries(estimates, groups, name, seconds, found or None)
+    return table.assign(evaluations=evaluations(objective, call.info)).assign(
+        variance_at_equal_cost=lambda t: t["variance"] * t["evaluations"]
+    )
+
+
+def evaluations(objective, info) -> int:
+    """Runs of the model per estimate: the estimator's count where it declares one, else its
+    number of particles (1 for a loss without any)."""
+    for estimator in declared_estimators(objective):
+        return estimator.model_evaluations(info)
+    inner = getattr(objective, "estimator", objective)
+    return int(getattr(inner, "num_particles", 1))
 
 
 def _estimates(objective, model_fn, guide_fn, groups, args, kwargs, num_repeats, rows):
     """``(num_repeats, total parameters)`` gradient estimates and the seconds per estimate."""
-    params = groups["model"] + groups["guide"]
+    params = groups["model"] + groups["guide"] + groups["estimator"]
     estimates = []
     start = time.perf_counter()
     for _ in range(num_repeats):
@@ -130,11 +163,14 @@ def _estimates(objective, model_fn, guide_fn, groups, args, kwargs, num_repeats,
     return torch.stack(estimates), (time.perf_counter() - start) / num_repeats
 
 
-def _summaries(estimates, groups, name, seconds) -> pd.DataFrame:
+def _summaries(estimates, groups, name, seconds, reference=None) -> pd.DataFrame:
     rows, offset = [], 0
-    for group in ("model", "guide"):
+    for group in ("model", "guide", "estimator"):
         size = sum(p.numel() for p in groups[group])
+        if group == "estimator" and size == 0:
+            continue
         block = estimates[:, offset : offset + size]
+        part = slice(offset, offset + size)
         offset += size
         row = {"estimator": name, "group": group, "num_params": size, "seconds": seconds}
         if size == 0:  # e.g. a model without parameters of its own: nothing to summarize
@@ -144,5 +180,16 @@ def _summaries(estimates, groups, name, seconds) -> pd.DataFrame:
         varying = std > 0
         snr = (mean[varying].abs() / std[varying]).mean() if varying.any() else torch.tensor(0.0)
         row.update(mean_norm=float(mean.norm()), variance=float(block.var(0).sum()))
+        if reference is not None:
+            row.update(_bias(block, reference.mean[part], reference.se[part]))
+            row["reference"] = reference.kind
         rows.append({**row, "snr": float(snr)})
     return pd.DataFrame(rows)
+
+
+def _bias(block, reference, reference_se) -> dict:
+    """``bias``, ``bias_se`` and ``mse`` of estimates ``(R, size)`` against a reference."""
+    difference = block.mean(0) - reference
+    se = (block.var(0) / block.shape[0] + reference_se.pow(2)).sum().sqrt()
+    bias = float(difference.norm())
+    return {"bias": bias, "bias_se": float(se), "mse": bias**2 + float(block.var(0).sum())}

@@ -87,6 +87,12 @@ class Estimator:
             )
         return num_particles
 
+    def model_evaluations(self, info) -> int:
+        """Runs of the model per estimate on a program (``info``: its
+        :class:`~ppgen.program.inspection.ProgramInfo`): one per particle, unless the estimator
+        spends more (ARM's antithetic twins, REBAR's relaxed runs)."""
+        return int(getattr(self, "num_particles", 1))
+
     @property
     def __name__(self) -> str:  # what fit() reports as the objective
         return self.name

@@ -19,9 +19,9 @@ from ppgen.program.errors import ProgramError
 
 NUM_SE = 4.5
 # name -> num_particles; every estimator here claims unbiasedness for the ELBO's gradient.
-UNBIASED = {"rloo": 3, "arm": 1, "disarm": 1, "tvo": 3}
+UNBIASED = {"rloo": 3, "arm": 1, "disarm": 1, "tvo": 3, "rebar": 1, "relax": 1}
 OPTIONS = {"tvo": {"num_partitions": 1}}  # TVO with one partition is the ELBO
-BERNOULLI_ONLY = ("arm", "disarm")
+BERNOULLI_ONLY = ("arm", "disarm", "rebar", "relax")
 
 
 def estimator(name):

@@ -32,8 +32,11 @@ ZOO = load_zoo().ZOO
 ESTIMATORS = [
     "trace", "meanfield", "tracegraph", "tracegraph+decaying", "tracegraph+nvil",
     "iwae", "dreg", "vimco", "rws", "enum", "timestep",
+    # issue 27's discrete workbench
+    "rloo", "arm", "disarm", "rebar", "relax", "concrete", "straight_through", "stl", "renyi",
+    "tvo",
 ]  # fmt: skip
-PARTICLES = {"iwae": 3, "dreg": 3, "vimco": 3, "rws": 3}
+PARTICLES = {"iwae": 3, "dreg": 3, "vimco": 3, "rws": 3, "rloo": 3, "renyi": 3, "tvo": 3}
 
 
 def run_cell(pair, estimator: str) -> str:

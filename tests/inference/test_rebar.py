@@ -1,0 +1,38 @@
+"""``rebar`` and ``relax``: the tuned temperature and scale (and RELAX's networks) are the
+estimator's parameters, trained by fit on the variance objective and checkpointed; the control
+variate cuts the second moment of the logits' gradient far below plain REINFORCE's."""
+
+import pytest
+import torch
+
+from ppgen import SigmoidBeliefNet, fit, load_dataset
+from ppgen.inference import get_estimator
+
+
+@pytest.mark.parametrize("name", ["rebar", "relax"])
+def test_fit_tunes_the_control_variate_and_it_cuts_the_variance(name):
+    """60 steps on digits (SBN 64-8): the temperature moves off its start, and the estimate's
+    second moment is under 1% of REINFORCE's (measured: 142 against 261157 after 300 steps of a
+    20-latent net)."""
+    data = load_dataset("digits", binarize="threshold")
+    torch.manual_seed(0)
+    estimator = get_estimator(name, temperature=0.5)
+    fit(SigmoidBeliefNet(64, [8]), data, estimator=estimator, steps=60, lr=0.01, progress=False)
+    stats = estimator.stats
+    assert abs(stats["temperature"] - 0.5) > 1e-3, stats
+    assert stats["second_moment"] < 0.01 * stats["reinforce"], stats
+    parameters = list(estimator.parameters())
+    assert len(parameters) == (2 if name == "rebar" else 6)
+    again = get_estimator(name)
+    again.load_state_dict(estimator.state_dict())
+    for mine, theirs in zip(again.parameters(), estimator.parameters()):
+        torch.testing.assert_close(mine, theirs)
+    assert len(list(again.parameters())) == len(parameters)
+
+
+def test_bad_options_are_refused():
+    for bad in (0.0, -1.0, True):
+        with pytest.raises(ValueError, match="temperature must be a positive finite number"):
+            get_estimator("rebar", temperature=bad)
+        with pytest.raises(ValueError, match="eta must be a positive finite number"):
+            get_estimator("relax", eta=bad)
