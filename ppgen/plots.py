@@ -284,3 +284,19 @@ def plot_latent_activity(activities: dict, *, threshold: float = 0.01, ax=None):
     ax.set(yscale="log", xlabel="latent unit (sorted by activity)", ylabel="Cov_x(E_q[u | x])")
     ax.legend(fontsize="small")
     return fig
+
+
+def plot_gradient_trajectory(table: pd.DataFrame, *, group: str = "guide", ax=None,
+                             column: str = "variance"):
+    """``log10`` of a gradient statistic against training step, one line per estimator, from
+    :func:`ppgen.evaluation.gradient_trajectory` (``column="variance_at_equal_cost"`` compares
+    estimators at equal model evaluations)."""
+    _, ax = _axes(ax)
+    rows = table[table["group"] == group]
+    for name, part in rows.groupby("estimator", sort=False):
+        ax.plot(part["step"], np.log10(part[column].clip(lower=1e-30)), marker="o", label=name)
+    trained = table["trained_with"].iloc[0] if "trained_with" in table else "?"
+    ax.set(xlabel="step", ylabel=f"log10 {column} ({group})",
+           title=f"gradient {column} along a {trained} trajectory")  # fmt: skip
+    ax.legend(fontsize="small")
+    return ax

@@ -1,7 +1,8 @@
 """Evaluation of fitted model/guide pairs: per-datapoint importance weights, ELBO,
 importance-sampled log-likelihood, bits per dimension, reference densities (independent
 Bernoullis, a Bernoulli mixture fitted by EM), active units, reconstruction error,
-gradient-estimator statistics and estimator comparison; and, for models judged by their samples
+gradient-estimator statistics (bias against the exact gradient, variance at equal cost, along a
+training trajectory) and estimator comparison; and, for models judged by their samples
 (GANs, GMMNs), mode coverage, the MMD two-sample test, the memorization check and the kernel
 density score."""
 
@@ -15,6 +16,7 @@ from .latents import active_units, latent_activity, posterior_mean
 from .memorization import memorization_check, nearest_neighbour_distances
 from .modes import mode_coverage
 from .reconstruction import reconstruction_error
+from .trajectory import gradient_trajectory
 from .two_sample import TwoSampleTest, mmd_test
 from .weights import log_importance_weights
 
@@ -27,6 +29,7 @@ __all__ = [
     "elbo",
     "fit_bernoulli_mixture",
     "gradient_stats",
+    "gradient_trajectory",
     "independent_bernoulli_log_lik",
     "joint_log_likelihood",
     "kde_log_likelihood",
