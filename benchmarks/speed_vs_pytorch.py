@@ -21,6 +21,8 @@ Configurations (data: scikit-learn's digits, batch 128):
 - PPCA with 10 factors on the 61 non-constant digit pixels (levels 0..16): ``trace``;
 - a RealNVP flow (4 coupling layers, hidden 128, logit preprocessing) on dequantized digits:
   exact maximum likelihood through ``trace`` (the flow has no latents);
+- issue 27: the same SBN with ``rloo`` (K = 5), ``arm``, ``disarm``, ``rebar`` (tuned),
+  ``concrete`` and ``straight_through`` (temperature 0.5), ``tvo`` and ``renyi`` (K = 5);
 - issue 14: the same VAE written as a user's plain Pyro pair (``pyro.module`` + plate +
   ``to_event``), through ``fit`` with its defaults.
 
@@ -132,6 +134,134 @@ def sbn_vimco_loss(model: SigmoidBeliefNet, batch: torch.Tensor, particles: int)
     return -(bound + (signal * (log_q - log_q.detach())).sum(0)).sum()
 
 
+# ----- issue 27: the discrete workbench's estimators on the same SBN, written out ---------------
+def sbn_joint(model: SigmoidBeliefNet, batch: torch.Tensor, h: torch.Tensor, logits_q):
+    """``(log p(x, h), log q(h | x))`` per sample and data point for given (possibly relaxed) h;
+    Bernoulli log-masses extended to values in [0, 1] (what REBAR's relaxed runs score)."""
+    log_q = -F.binary_cross_entropy_with_logits(logits_q.expand_as(h), h, reduction="none").sum(-1)
+    log_prior = -F.binary_cross_entropy_with_logits(
+        model.top_logits.expand_as(h), h, reduction="none"
+    ).sum(-1)
+    logits_x = model.decoders[0](h)
+    log_px = -F.binary_cross_entropy_with_logits(
+        logits_x, batch.expand_as(logits_x), reduction="none"
+    ).sum(-1)
+    return log_prior + log_px, log_q
+
+
+def sbn_rloo_loss(model, batch, particles):
+    log_p, log_q = sbn_log_weights(model, batch, particles)
+    log_w = log_p - log_q
+    signal = (log_w - (log_w.sum(0, keepdim=True) - log_w) / (particles - 1)).detach()
+    elbo = log_p - log_q.detach()
+    return -(elbo.mean(0) + (signal * (log_q - log_q.detach())).mean(0)).sum()
+
+
+def sbn_antithetic_loss(model, batch, disarm: bool):
+    """ARM (Yin & Zhou 2019) or DisARM (Dong et al. 2020) with one antithetic pair per point."""
+    logits = model.encoders[0](batch)
+    p = torch.sigmoid(logits).detach()
+    u = torch.rand_like(p)
+    h, twin = (u < p).float(), (u > 1 - p).float()
+    log_p, log_q = sbn_joint(model, batch, h, logits)
+    with torch.no_grad():
+        twin_p, twin_q = sbn_joint(model, batch, twin, logits)
+    f, f_twin = (log_p - log_q).detach(), twin_p - twin_q
+    if disarm:
+        coefficient = 0.5 * (f - f_twin)[:, None] * (1 - 2 * twin) * (h != twin).float()
+        coefficient = coefficient * torch.sigmoid(logits.detach().abs())
+    else:
+        coefficient = (f_twin - f)[:, None] * (u - 0.5)
+    elbo = log_p - log_q.detach()
+    return -(elbo + (coefficient * (logits - logits.detach())).sum(-1)).sum()
+
+
+def sbn_relaxed_loss(model, batch, temperature: float, straight_through: bool):
+    """The Concrete relaxed ELBO (densities of the logit-space variable), or straight-through."""
+    from torch.distributions.relaxed_bernoulli import LogitRelaxedBernoulli
+
+    tau = torch.tensor(temperature)
+    logits_q = model.encoders[0](batch)
+    q = LogitRelaxedBernoulli(tau, logits=logits_q)
+    logit = q.rsample()
+    soft = torch.sigmoid(logit)
+    h = (soft > 0.5).float() + (soft - soft.detach()) if straight_through else soft
+    prior = LogitRelaxedBernoulli(tau, logits=model.top_logits.expand_as(logits_q))
+    logits_x = model.decoders[0](h)
+    log_px = -F.binary_cross_entropy_with_logits(logits_x, batch, reduction="none").sum(-1)
+    return -(prior.log_prob(logit).sum(-1) + log_px - q.log_prob(logit).sum(-1)).sum()
+
+
+def sbn_tvo_loss(model, batch, particles):
+    """TVO (Masrani et al. 2019), left Riemann sum over ppgen's default log partition."""
+    betas = torch.cat([torch.zeros(1), torch.logspace(-2.0, 0.0, 5)])
+    log_p, log_q = sbn_log_weights(model, batch, particles)  # samples are constants
+    log_w, starts, widths = log_p - log_q, betas[:-1], betas[1:] - betas[:-1]
+    signal = log_w.detach()
+    weights = torch.softmax(starts[:, None, None] * signal, dim=1)
+    heated = log_q + starts[:, None, None] * log_w
+    covariance = particles / (particles - 1) * (
+        weights * (signal - (weights * signal).sum(1, keepdim=True))
+        * (heated - (weights * heated).sum(1, keepdim=True))
+    ).sum(1)  # fmt: skip
+    per_partition = (weights * log_w).sum(1) + covariance - covariance.detach()
+    return -(widths[:, None] * per_partition).sum()
+
+
+def sbn_renyi_loss(model, batch, particles, alpha=0.5):
+    log_p, log_q = sbn_log_weights(model, batch, particles)
+    log_w = log_p - log_q
+    bound = (torch.logsumexp((1 - alpha) * log_w, 0) - math.log(particles)) / (1 - alpha)
+    score = log_q.sum(0)
+    return -(bound + bound.detach() * (score - score.detach())).sum()
+
+
+def sbn_rebar_loss(model, batch):
+    """REBAR (Tucker et al. 2017) with its temperature and scale tuned on the logits' second
+    moment, as ``ppgen.inference.rebar`` does; the tuned pair lives on the model here."""
+    logits = model.encoders[0](batch)
+    temperature, eta = model.rebar_log_temperature.exp(), model.rebar_eta
+    p = torch.sigmoid(logits)
+    h = torch.bernoulli(p.detach())
+    q0 = (1 - p).detach()
+    u = torch.where(h > 0.5, q0 + torch.rand_like(p) * (1 - q0), torch.rand_like(p) * q0)
+    v = torch.rand_like(p)
+    u_tilde = torch.where(h > 0.5, (1 - p) + v * p, v * (1 - p))
+    z = logits + torch.logit(u.clamp(1e-6, 1 - 1e-6))
+    z_tilde = logits + torch.logit(u_tilde.clamp(1e-6, 1 - 1e-6))
+    log_p, log_q = sbn_joint(model, batch, h, logits)
+    f = (log_p - log_q).detach()
+    if not torch.is_grad_enabled():  # a value only: the ELBO
+        return -f.sum()
+    with pyro.validation_enabled(False):
+        c = eta * torch.sub(*sbn_joint(model, batch, torch.sigmoid(z / temperature), logits))
+        c_tilde = eta * torch.sub(
+            *sbn_joint(model, batch, torch.sigmoid(z_tilde / temperature), logits)
+        )
+    score = h - p.detach()
+    difference = (c - c_tilde).sum()
+    (path,) = torch.autograd.grad(difference, logits, create_graph=True)
+    second_moment = ((f - c_tilde)[:, None] * score + path).pow(2).sum()
+    tuned = [model.rebar_log_temperature, model.rebar_eta]
+    main = (log_p - log_q.detach()).sum() + ((f - c_tilde).detach()[:, None] * score
+                                             * (logits - logits.detach())).sum()  # fmt: skip
+    main = main + difference - difference.detach()
+    variance_grads = torch.autograd.grad(second_moment, tuned, retain_graph=True)
+    main_grads = torch.autograd.grad(main, tuned, retain_graph=True)
+    correction = sum(((g + m) * (t - t.detach())).sum()
+                     for t, g, m in zip(tuned, variance_grads, main_grads))  # fmt: skip
+    return -main + correction
+
+
+def sbn_with_rebar_state(seed, x):
+    """The SBN with REBAR's tuned temperature and scale as parameters of the model, so that the
+    hand-written loop's optimizer trains them (ppgen's estimator owns its own pair)."""
+    model = sbn(seed, x)
+    model.rebar_log_temperature = torch.nn.Parameter(torch.tensor(0.5).log())
+    model.rebar_eta = torch.nn.Parameter(torch.tensor(1.0))
+    return model
+
+
 def ppca_loss(model: PPCA, batch: torch.Tensor) -> torch.Tensor:
     """PPCA's negative ELBO with its linear-Gaussian guide, one reparameterized draw."""
     tril = transform_to(constraints.lower_cholesky)(model.guide_scale_tril_unconstrained)
@@ -220,6 +350,17 @@ CONFIGS = [
     Config("SBN vimco K=5", "binary", sbn, "vimco", 5, lambda m, b: sbn_vimco_loss(m, b, 5)),
     Config("PPCA trace", "levels", ppca, "trace", 1, ppca_loss),
     Config("RealNVP trace", "dequantized", flow, "trace", 1, flow_loss),
+    # Issue 27: the discrete workbench on the same SBN (200 latents).
+    Config("SBN rloo K=5", "binary", sbn, "rloo", 5, lambda m, b: sbn_rloo_loss(m, b, 5)),
+    Config("SBN arm", "binary", sbn, "arm", 1, lambda m, b: sbn_antithetic_loss(m, b, False)),
+    Config("SBN disarm", "binary", sbn, "disarm", 1, lambda m, b: sbn_antithetic_loss(m, b, True)),
+    Config("SBN rebar", "binary", sbn_with_rebar_state, "rebar", 1, sbn_rebar_loss),
+    Config("SBN concrete", "binary", sbn, "concrete", 1,
+           lambda m, b: sbn_relaxed_loss(m, b, 0.5, False)),  # fmt: skip
+    Config("SBN straight_through", "binary", sbn, "straight_through", 1,
+           lambda m, b: sbn_relaxed_loss(m, b, 0.5, True)),  # fmt: skip
+    Config("SBN tvo K=5", "binary", sbn, "tvo", 5, lambda m, b: sbn_tvo_loss(m, b, 5)),
+    Config("SBN renyi K=5", "binary", sbn, "renyi", 5, lambda m, b: sbn_renyi_loss(m, b, 5)),
     # Issue 14: a user's own Pyro VAE through fit's defaults (compile="auto" compiles it too).
     Config(
         "Pyro VAE pair trace",

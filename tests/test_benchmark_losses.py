@@ -35,7 +35,9 @@ def bench():
 
 @pytest.mark.parametrize(
     "label",
-    ["VAE trace", "VAE iwae K=5", "SBN tracegraph", "SBN vimco K=5", "PPCA trace"],
+    ["VAE trace", "VAE iwae K=5", "SBN tracegraph", "SBN vimco K=5", "PPCA trace",
+     "SBN rloo K=5", "SBN arm", "SBN disarm", "SBN rebar", "SBN concrete",
+     "SBN straight_through", "SBN tvo K=5", "SBN renyi K=5"],  # fmt: skip
 )
 def test_hand_written_values_match_ppgen_in_expectation(bench, label):
     config = next(c for c in bench.CONFIGS if c.label == label)

@@ -40,7 +40,9 @@ class AntitheticEstimator(MultiSampleEstimator):
     default_num_particles = 1
     discrete_families = ("Bernoulli",)
     discrete_families_reason = "antithetic twins flip Bernoulli draws"
-    traceable = False  # the number of runs depends on the program's sites
+    # A pure function of its random draws for a given program (the sites it loops over are the
+    # program's, fixed for a trace), so fit may replay it from a checked compiled trace.
+    traceable = True
 
     def coefficient(self, signal, twin_signal, u, b, twin, logits) -> torch.Tensor:
         """The estimate of ``d E[f] / d logits`` per element, from the pair's signals."""
@@ -70,7 +72,9 @@ class AntitheticEstimator(MultiSampleEstimator):
                 r = torch.rand_like(p)
                 u = torch.where(b > 0.5, p * r, p + (1 - p) * r)  # u given b
                 twin = (u > 1 - p).to(b)
-                twin_signal = weights(scored(pair.guide_fn, upstream_with(guide_trace, name, twin)))
+                with torch.no_grad():  # the twin's signal is a constant: no graph to build
+                    partial = upstream_with(guide_trace, name, twin)
+                    twin_signal = weights(scored(pair.guide_fn, partial))
                 layout = (pair.data_plate, sample_dim)
                 coefficient = self.coefficient(
                     signal_for_site(signal, site, *layout),
