@@ -87,6 +87,11 @@ class Estimator:
             )
         return num_particles
 
+    def log_values(self) -> dict:
+        """Numbers ``fit`` adds to each history row as ``estimator/<key>`` (a relaxation's
+        temperature, a control variate's variance reduction); none by default."""
+        return {}
+
     def model_evaluations(self, info) -> int:
         """Runs of the model per estimate on a program (``info``: its
         :class:`~ppgen.program.inspection.ProgramInfo`): one per particle, unless the estimator

@@ -112,6 +112,15 @@ class REBAR(MultiSampleEstimator):
         """``c`` per sample and point from the relaxed signal ``(K, points)``."""
         return self.eta * relaxed_signal
 
+    def log_values(self) -> dict:
+        """The last training call's temperature and scale, and the control variate's variance
+        reduction: plain REINFORCE's second moment over this estimate's (of the logits'
+        gradient)."""
+        values = {k: self.stats[k] for k in ("temperature", "eta") if k in self.stats}
+        if self.stats.get("second_moment"):
+            values["variance_reduction"] = self.stats["reinforce"] / self.stats["second_moment"]
+        return values
+
     def model_evaluations(self, info) -> int:
         """Runs of the model per estimate: ``K (1 + 2 Bernoulli guide sites)``."""
         sites = [n for n, f in info.discrete_families.items() if f == "Bernoulli"]

@@ -181,6 +181,9 @@ class RelaxedELBO(MultiSampleEstimator):
     def surrogate(self, parts) -> torch.Tensor:
         return parts.log_w.mean(0)  # (batch,): the relaxed ELBO
 
+    def log_values(self) -> dict:
+        return {"temperature": self.temperature}
+
     def state_dict(self) -> dict:
         return {"calls": self.calls}
 

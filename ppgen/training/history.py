@@ -12,6 +12,7 @@ import math
 import pandas as pd
 import torch
 
+from ..inference.requirements import declared_estimators
 from ..program.random_state import forked_random_state
 from .distributed.ranks import ONE_PROCESS, Ranks
 from .distributed.sync import sum_tensor
@@ -76,6 +77,15 @@ class History:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
+
+
+def estimator_values(objective) -> dict:
+    """``estimator/<key>`` columns from the estimators inside the objective that log values
+    (:meth:`ppgen.inference.estimator.Estimator.log_values`)."""
+    row = {}
+    for estimator in declared_estimators(objective):
+        row.update({f"estimator/{k}": float(v) for k, v in estimator.log_values().items()})
+    return row
 
 
 def run_callback(callback, step: int, model) -> dict:

@@ -33,7 +33,7 @@ from .convergence import (
 )
 from .distributed.ranks import ONE_PROCESS
 from .distributed.sync import broadcast_object
-from .history import History, TrainingDivergedError, due, run_callback
+from .history import History, TrainingDivergedError, due, estimator_values, run_callback
 from .plan import RunPlan
 from .settings import FitSettings
 from .step_batches import StepBatches, StepCall
@@ -148,6 +148,7 @@ class TrainingLoop:
         )
         if validated:
             row.update(self.validator())
+        row.update(estimator_values(self.stepper.objective))
         if self.settings.callback is not None:  # on every rank: it may evaluate collectively
             row.update(run_callback(self.settings.callback, state.step, self.model))
         row = broadcast_object(self.ranks, row)  # rank 0's wall time and callback values

@@ -36,3 +36,20 @@ def test_bad_options_are_refused():
             get_estimator("rebar", temperature=bad)
         with pytest.raises(ValueError, match="eta must be a positive finite number"):
             get_estimator("relax", eta=bad)
+
+
+def test_the_history_records_the_temperature_and_the_variance_reduction():
+    """fit logs estimator/temperature (annealed for concrete: falling, 1.0 -> 0.5 floor) and,
+    for rebar, estimator/eta and estimator/variance_reduction (REINFORCE's second moment over
+    REBAR's, above 10 on every logged step)."""
+    data = load_dataset("digits", binarize="threshold")
+    torch.manual_seed(0)
+    concrete = get_estimator("concrete", temperature=1.0, final_temperature=0.5, anneal_rate=0.05)
+    history = fit(SigmoidBeliefNet(64, [4]), data, estimator=concrete, steps=40, log_every=10,
+                  progress=False).history  # fmt: skip
+    temperature = history["estimator/temperature"].tolist()
+    assert temperature == sorted(temperature, reverse=True) and temperature[-1] == 0.5, temperature
+    history = fit(SigmoidBeliefNet(64, [4]), data, estimator="rebar", steps=20, log_every=10,
+                  progress=False).history  # fmt: skip
+    assert {"estimator/temperature", "estimator/eta"} <= set(history.columns)
+    assert (history["estimator/variance_reduction"] > 10).all(), history
