@@ -36,6 +36,7 @@ import torch  # noqa: E402
 
 import ppgen  # noqa: E402
 from ppgen.evaluation import gradient_trajectory  # noqa: E402
+from ppgen.training.history import TrainingDivergedError  # noqa: E402
 from ppgen.plots import plot_gradient_trajectory  # noqa: E402
 
 ARCHITECTURES = {"linear 200": [200], "two layers 200-200": [200, 200]}
@@ -60,14 +61,18 @@ def particle_groups(layers: int) -> list[tuple[int, list[str]]]:
 def run_seed(name, hidden, seed, data, args) -> pd.DataFrame:
     tables = []
     for particles, estimators in particle_groups(len(hidden)):
-        torch.manual_seed(seed)
-        model = ppgen.SigmoidBeliefNet(64, hidden)
-        table = ppgen.compare(
-            model, data, estimators, steps=args.steps, lr=3e-3, seed=seed,
-            num_particles=particles, eval_samples=args.eval_samples, progress=False,
-        )  # fmt: skip
-        table["num_particles"] = particles
-        tables.append(table)
+        for estimator in estimators:  # one compare each: a diverged run is recorded, not fatal
+            torch.manual_seed(seed)
+            model = ppgen.SigmoidBeliefNet(64, hidden)
+            try:
+                table = ppgen.compare(
+                    model, data, [estimator], steps=args.steps, lr=3e-3, seed=seed,
+                    num_particles=particles, eval_samples=args.eval_samples, progress=False,
+                )  # fmt: skip
+            except TrainingDivergedError as error:
+                table = pd.DataFrame([{"estimator": estimator, "refused": f"diverged: {error}"}])
+            table["num_particles"] = particles
+            tables.append(table)
     table = pd.concat(tables, ignore_index=True)
     table.insert(0, "seed", seed)
     table.insert(0, "architecture", name)
@@ -113,6 +118,8 @@ def main() -> None:
 
 def ordering(summary, architecture: str, better: str, worse: str, column: str) -> str:
     a, b = (summary.loc[(architecture, e), f"{column} mean"] for e in (better, worse))
+    if a != a or b != b:  # a diverged run has no value
+        return f"{better} {a:.2f} vs {worse} {b:.2f}: cannot say (a run diverged)"
     return f"{better} {a:.2f} vs {worse} {b:.2f}: {'holds' if a > b else 'does not hold'}"
 
 

@@ -334,3 +334,26 @@ def test_two_gpus_on_nccl_follow_one_gpu_with_twice_the_batch():
     fit(two, data.train, batch_size=32, devices=2, distributed_noise="global_batch", **options)
     for name, value in one.state_dict().items():
         torch.testing.assert_close(two.state_dict()[name], value, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "estimator", ["rloo", "arm", "disarm", "rebar", "relax", "concrete", "straight_through", "tvo",
+                  "renyi"],
+)  # fmt: skip
+def test_discrete_workbench_trains_on_cuda_and_keeps_its_state_there(estimator):
+    """Issue 27's estimators on CUDA: the SBN's held-out log-likelihood rises by 3 nats in 150
+    steps, and an estimator's own parameters (REBAR's temperature, RELAX's networks) live on
+    the GPU."""
+    from ppgen import SigmoidBeliefNet
+    from ppgen.inference import get_estimator
+
+    data = load_dataset("digits", binarize="threshold")
+    torch.manual_seed(0)
+    model = SigmoidBeliefNet(64, [6])
+    before = float(model.log_prob(data.val).mean())
+    particles = {"rloo": 3, "tvo": 3, "renyi": 3}.get(estimator)
+    objective = get_estimator(estimator, num_particles=particles)
+    fit(model, data, estimator=objective, steps=150, lr=0.01, device="cuda", progress=False)
+    assert next(model.parameters()).is_cuda
+    assert all(p.is_cuda for p in getattr(objective, "parameters", lambda: iter(()))())
+    assert float(model.log_prob(data.val.cuda()).mean()) > before + 3

@@ -51,7 +51,8 @@ class RelaxBernoulliDraws(Messenger):
         if msg["done"] or msg["is_observed"] or distribution_family(msg) != "Bernoulli":
             return
         logits = site_logits({"fn": msg["fn"], "value": torch.empty(msg["fn"].shape())})
-        u = self.noise.setdefault(msg["name"], torch.rand_like(logits))
+        # torch.rand may return exactly 0, whose logit is -inf: NaN under double backprop.
+        u = self.noise.setdefault(msg["name"], torch.rand_like(logits).clamp(1e-6, 1 - 1e-6))
         msg["value"] = torch.sigmoid((logits + torch.logit(u)) / self.temperature)
         msg["done"] = True
 
@@ -163,7 +164,9 @@ class REBAR(MultiSampleEstimator):
         base = weights(guide_trace)
         signal, layout = base.log_w.detach(), (pair.data_plate, sample_dim)
         self.layout = layout
-        temperature = self.log_temperature.exp()
+        # The tuned temperature stays in [0.01, 10]: beyond, the relaxation saturates and the
+        # variance objective's gradient in it vanishes or overflows.
+        temperature = self.log_temperature.clamp(-4.6, 2.3).exp()
         main = pathwise_elbo(base).mean(0).sum()
         second_moment = reinforce_moment = 0.0
         self.prepare(guide_trace)
