@@ -31,7 +31,7 @@ from pyro.poutine.messenger import Messenger
 from ..program.errors import run_vectorized
 from ..program.importance import assemble, compute_log_prob
 from ..program.particles import ParticleDraws
-from ..program.sites import distribution_family
+from ..program.sites import base_distribution, distribution_family
 from ..registry import ESTIMATORS
 from ..validation import check_positive_number
 from .multi_sample import MultiSampleEstimator
@@ -50,7 +50,7 @@ class RelaxBernoulliDraws(Messenger):
     def _pyro_sample(self, msg):
         if msg["done"] or msg["is_observed"] or distribution_family(msg) != "Bernoulli":
             return
-        logits = site_logits({"fn": msg["fn"], "value": torch.empty(msg["fn"].shape())})
+        logits = torch.broadcast_to(base_distribution(msg["fn"]).logits, msg["fn"].shape())
         # torch.rand may return exactly 0, whose logit is -inf: NaN under double backprop.
         u = self.noise.setdefault(msg["name"], torch.rand_like(logits).clamp(1e-6, 1 - 1e-6))
         msg["value"] = torch.sigmoid((logits + torch.logit(u)) / self.temperature)
