@@ -120,7 +120,11 @@ def ordering(summary, architecture: str, better: str, worse: str, column: str) -
     a, b = (summary.loc[(architecture, e), f"{column} mean"] for e in (better, worse))
     if a != a or b != b:  # a diverged run has no value
         return f"{better} {a:.2f} vs {worse} {b:.2f}: cannot say (a run diverged)"
-    return f"{better} {a:.2f} vs {worse} {b:.2f}: {'holds' if a > b else 'does not hold'}"
+    spread = max(summary.loc[(architecture, e), f"{column} std"] for e in (better, worse))
+    verdict = "holds" if a > b else "does not hold"
+    if abs(a - b) < 2 * spread:
+        verdict += f" only within noise (difference {a - b:+.3f}, seed std up to {spread:.3f})"
+    return f"{better} {a:.2f} vs {worse} {b:.2f}: {verdict}"
 
 
 def write(table: pd.DataFrame, path: pd.DataFrame, args) -> None:
