@@ -98,10 +98,9 @@ def vae_loss(model: VAE, batch: torch.Tensor, particles: int, iwae: bool) -> tor
     return -bound.sum()
 
 
-def sbn_log_weights(model: SigmoidBeliefNet, batch: torch.Tensor, particles: int):
-    """``log p(x, h)`` and ``log q(h | x)``, each ``(K, batch)``, for a one-layer SBN."""
-    logits_q = model.encoders[0](batch)  # (batch, H)
-    h = torch.bernoulli(torch.sigmoid(logits_q).detach().expand(particles, *logits_q.shape))
+def sbn_joint(model: SigmoidBeliefNet, batch: torch.Tensor, h: torch.Tensor, logits_q):
+    """``(log p(x, h), log q(h | x))`` per sample and data point for given (possibly relaxed) h;
+    Bernoulli log-masses extended to values in [0, 1] (what REBAR's relaxed runs score)."""
     log_q = -F.binary_cross_entropy_with_logits(logits_q.expand_as(h), h, reduction="none").sum(-1)
     log_prior = -F.binary_cross_entropy_with_logits(
         model.top_logits.expand_as(h), h, reduction="none"
@@ -111,6 +110,13 @@ def sbn_log_weights(model: SigmoidBeliefNet, batch: torch.Tensor, particles: int
         logits_x, batch.expand_as(logits_x), reduction="none"
     ).sum(-1)
     return log_prior + log_px, log_q
+
+
+def sbn_log_weights(model: SigmoidBeliefNet, batch: torch.Tensor, particles: int):
+    """``log p(x, h)`` and ``log q(h | x)``, each ``(K, batch)``, for a one-layer SBN."""
+    logits_q = model.encoders[0](batch)  # (batch, H)
+    h = torch.bernoulli(torch.sigmoid(logits_q).detach().expand(particles, *logits_q.shape))
+    return sbn_joint(model, batch, h, logits_q)
 
 
 def sbn_reinforce_loss(model: SigmoidBeliefNet, batch: torch.Tensor) -> torch.Tensor:
@@ -135,20 +141,6 @@ def sbn_vimco_loss(model: SigmoidBeliefNet, batch: torch.Tensor, particles: int)
 
 
 # ----- issue 27: the discrete workbench's estimators on the same SBN, written out ---------------
-def sbn_joint(model: SigmoidBeliefNet, batch: torch.Tensor, h: torch.Tensor, logits_q):
-    """``(log p(x, h), log q(h | x))`` per sample and data point for given (possibly relaxed) h;
-    Bernoulli log-masses extended to values in [0, 1] (what REBAR's relaxed runs score)."""
-    log_q = -F.binary_cross_entropy_with_logits(logits_q.expand_as(h), h, reduction="none").sum(-1)
-    log_prior = -F.binary_cross_entropy_with_logits(
-        model.top_logits.expand_as(h), h, reduction="none"
-    ).sum(-1)
-    logits_x = model.decoders[0](h)
-    log_px = -F.binary_cross_entropy_with_logits(
-        logits_x, batch.expand_as(logits_x), reduction="none"
-    ).sum(-1)
-    return log_prior + log_px, log_q
-
-
 def sbn_rloo_loss(model, batch, particles):
     log_p, log_q = sbn_log_weights(model, batch, particles)
     log_w = log_p - log_q

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from ..data import Dataset
+from ..inference.lookup import get_estimator
 from ..program.random_state import forked_random_state
 from ..training.trainer import fit
 from ..validation import check_int_at_least, check_positive_int
@@ -64,6 +65,9 @@ def gradient_trajectory(
     check_positive_int(steps, "steps", allow_none=False)
     check_positive_int(every, "every", allow_none=False)
     check_int_at_least(num_repeats, "num_repeats", 2)
+    check_positive_int(batch_rows, "batch_rows", allow_none=False)
+    for name in measure:  # an unknown name fails here, not after the first N steps of training
+        get_estimator(name)
     batch = measurement_rows(data, batch_rows)
     particles = dict(num_particles or {})
     tables = []

@@ -109,8 +109,9 @@ class REBAR(MultiSampleEstimator):
     def prepare(self, guide_trace) -> None:
         """Build what the control variates need of the program's sites (nothing here)."""
 
-    def control_variate(self, relaxed_signal, relaxed_value, site) -> torch.Tensor:
-        """``c`` per sample and point from the relaxed signal ``(K, points)``."""
+    def control_variate(self, relaxed_signal, relaxed_value, site, layout) -> torch.Tensor:
+        """``c`` per sample and point from the relaxed signal ``(K, points)``; ``layout`` is
+        ``(data plate, sample dim)``."""
         return self.eta * relaxed_signal
 
     def log_values(self) -> dict:
@@ -163,7 +164,6 @@ class REBAR(MultiSampleEstimator):
         )
         base = weights(guide_trace)
         signal, layout = base.log_w.detach(), (pair.data_plate, sample_dim)
-        self.layout = layout
         # The tuned temperature stays in [0.01, 10]: beyond, the relaxation saturates and the
         # variance objective's gradient in it vanishes or overflows.
         temperature = self.log_temperature.clamp(-4.6, 2.3).exp()
@@ -178,9 +178,9 @@ class REBAR(MultiSampleEstimator):
             z, z_tilde = logistic_pair(logits, b)
             noise: dict = {}
             soft, soft_tilde = torch.sigmoid(z / temperature), torch.sigmoid(z_tilde / temperature)
-            c = self.control_variate(relaxed(guide_trace, name, soft, noise), z, site)
+            c = self.control_variate(relaxed(guide_trace, name, soft, noise), z, site, layout)
             c_tilde = self.control_variate(
-                relaxed(guide_trace, name, soft_tilde, noise), z_tilde, site
+                relaxed(guide_trace, name, soft_tilde, noise), z_tilde, site, layout
             )
             score = b - torch.sigmoid(logits)  # d log q(b) / d alpha
             f = signal_for_site(signal, site, *layout)

@@ -86,9 +86,8 @@ class RELAX(REBAR):
         features = z if event_dim else z.unsqueeze(-1)
         return features.reshape(*features.shape[: features.dim() - max(event_dim, 1)], -1)
 
-    def control_variate(self, relaxed_signal, z, site) -> torch.Tensor:
+    def control_variate(self, relaxed_signal, z, site, layout) -> torch.Tensor:
         features = self.features(z, site)
         learned = self.network(site["name"], features)(torch.sigmoid(features)).squeeze(-1)
-        data_plate, sample_dim = self.layout
         points = relaxed_signal.shape[1]
-        return self.eta * relaxed_signal + to_points(learned, site, data_plate, sample_dim, points)
+        return self.eta * relaxed_signal + to_points(learned, site, *layout, points)

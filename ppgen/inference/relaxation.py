@@ -189,6 +189,3 @@ class RelaxedELBO(MultiSampleEstimator):
 
     def load_state_dict(self, state: dict) -> None:
         self.calls = int(state["calls"])
-
-    def parameters(self):
-        return iter(())

@@ -58,3 +58,7 @@ def test_on_a_users_pair():
     assert set(table["group"]) == {"model", "guide"}
     with pytest.raises(ValueError, match="every must be a positive int"):
         gradient_trajectory((model, guide), x, every=0)
+    with pytest.raises(ValueError, match="unknown|no estimator|not registered"):
+        gradient_trajectory((model, guide), x, measure=["disarm", "rebarr"], steps=2)
+    with pytest.raises(ValueError, match="batch_rows must be a positive int"):
+        gradient_trajectory((model, guide), x, batch_rows=0)

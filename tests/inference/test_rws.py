@@ -31,30 +31,16 @@ def test_model_part_is_the_gradient_of_the_k_sample_bound(tiny_sbn):
     assert not torch.allclose(rws[~is_model], bound[~is_model], atol=1e-3)
 
 
-def test_the_sleep_phase_fits_the_guide_to_dreams_from_the_model():
+def test_the_sleep_phase_fits_the_guide_to_dreams_from_the_model(normal_pair):
     """Wake-sleep's guide update alone (insomnia=0) on a user's pair z ~ N(loc, 1), x ~ N(z, 1)
     with q(z | x) = N(x / 2 + shift, 0.7^2): its fixed point is the posterior mean's offset,
     shift = loc / 2 (E_p[z - x / 2] = loc / 2), reached to 0.1, with loc at the data mean."""
-    import pyro
-    import pyro.distributions as dist
-
     from ppgen import fit
-
-    def model(x):
-        loc = pyro.param("loc", torch.zeros(2))
-        with pyro.plate("pts", x.shape[0]):
-            z = pyro.sample("z", dist.Normal(loc, 1.0).to_event(1))
-            pyro.sample("x", dist.Normal(z, 1.0).to_event(1), obs=x)
-
-    def guide(x):
-        shift = pyro.param("shift", torch.zeros(2))
-        with pyro.plate("pts", x.shape[0]):
-            pyro.sample("z", dist.Normal(x / 2 + shift, 0.7).to_event(1))
 
     torch.manual_seed(0)
     x = torch.randn(300, 2) * 2**0.5 + torch.tensor([3.0, -1.0])
     rws = get_estimator("rws", num_particles=5, insomnia=0.0)
-    result = fit((model, guide), x, estimator=rws, steps=800, lr=0.03, progress=False)
+    result = fit(normal_pair, x, estimator=rws, steps=800, lr=0.03, progress=False)
     loc, shift = result.params["loc"], result.params["shift"]
     assert torch.allclose(loc, x.mean(0), atol=0.25), loc
     assert torch.allclose(shift, loc / 2, atol=0.1), (shift, loc)
