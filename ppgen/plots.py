@@ -286,8 +286,9 @@ def plot_latent_activity(activities: dict, *, threshold: float = 0.01, ax=None):
     return fig
 
 
-def plot_gradient_trajectory(table: pd.DataFrame, *, group: str = "guide", ax=None,
-                             column: str = "variance"):
+def plot_gradient_trajectory(
+    table: pd.DataFrame, *, group: str = "guide", ax=None, column: str = "variance"
+):
     """``log10`` of a gradient statistic against training step, one line per estimator, from
     :func:`ppgen.evaluation.gradient_trajectory` (``column="variance_at_equal_cost"`` compares
     estimators at equal model evaluations)."""

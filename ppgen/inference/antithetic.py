@@ -30,7 +30,7 @@ from ..program.importance import assemble, compute_log_prob
 from ..program.particles import ParticleDraws
 from .multi_sample import MultiSampleEstimator
 from .rloo import pathwise_elbo
-from .site_passes import bernoulli_sites, signal_for_site, site_logits, upstream_with
+from .site_passes import signal_for_site, site_logits, sites_of_families, upstream_with
 
 
 class AntitheticEstimator(MultiSampleEstimator):
@@ -58,14 +58,15 @@ class AntitheticEstimator(MultiSampleEstimator):
 
         def weights(guide_trace):
             model_trace = scored(pair.model_fn, guide_trace)
-            return assemble(model_trace, guide_trace, pair.data_plate, sample_dim).per_point_or_joint()
+            parts = assemble(model_trace, guide_trace, pair.data_plate, sample_dim)
+            return parts.per_point_or_joint()
 
         def estimate():
             guide_trace = scored(pair.guide_fn)
             base = weights(guide_trace)
             signal = base.log_w.detach()  # (K, points)
             total = pathwise_elbo(base).mean(0).sum()
-            for name in bernoulli_sites(guide_trace):
+            for name in sites_of_families(guide_trace):
                 site = guide_trace.nodes[name]
                 logits, b = site_logits(site), site["value"]
                 p = torch.sigmoid(logits.detach())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from ..program.constant_parameters import frozen_samples, with_constant_parameters
 from ..program.importance import assemble, compute_log_prob
 from ..program.sites import is_reparameterized

@@ -1,19 +1,22 @@
 """``rebar``: REINFORCE with the relaxation as a control variate (Tucker et al. 2017), for
-Bernoulli guide sites; temperature and control-variate scale tuned online to minimize variance.
+Bernoulli and one-hot categorical guide sites; temperature and control-variate scale tuned online
+to minimize variance.
 
 For a Bernoulli site with logits ``alpha`` (``p = sigmoid(alpha)``), ``z = alpha + logit(u)`` is a
 logistic variable with ``b = 1[z > 0]``, and ``z~`` is ``z`` drawn again given ``b`` (conditional
-re-sampling). With ``c(z) = eta f(sigmoid(z / lambda))`` the learning signal evaluated at the
-relaxed value,
+re-sampling); a one-hot categorical has Gumbel-max variables in their place, as in the paper's
+appendix (:mod:`ppgen.inference.relaxed_draws`). With ``c(z) = eta f(sigma_lambda(z))`` the
+learning signal evaluated at the relaxed value (``sigmoid(z / lambda)``, resp.
+``softmax(z / lambda)``),
 
     grad = [f(b) - c(z~)] grad log q(b) + grad c(z) - grad c(z~)   (+ pathwise terms),
 
-unbiased for any ``eta`` and ``lambda``. On a user's program each Bernoulli guide site gets its
-term in turn (:mod:`ppgen.inference.site_passes`): the sites before it replayed, its value relaxed,
-the Bernoulli sites after it relaxed with logistic noise shared by the ``z`` and ``z~`` runs (a
-control variate may depend on noise independent of ``z``), the model scoring relaxed values with
-Bernoulli's continuous extension ``x log p + (1 - x) log(1 - p)``. One estimate costs
-``1 + 2 (Bernoulli guide sites)`` runs of model and guide.
+unbiased for any ``eta`` and ``lambda``. On a user's program each such guide site gets its term in
+turn (:mod:`ppgen.inference.site_passes`): the sites before it replayed, its value relaxed, the
+relaxable sites after it relaxed with noise shared by the ``z`` and ``z~`` runs (a control variate
+may depend on noise independent of ``z``), the model scoring relaxed values with the families'
+continuous extensions, linear in the value. One estimate costs ``1 + 2 (relaxed guide sites)``
+runs of model and guide.
 
 ``eta`` and ``log lambda`` belong to the estimator (``parameters()``, checkpointed by ``fit``) and
 descend the estimate's second moment with respect to each site's logits, ``sum (d/d alpha)^2``
@@ -26,48 +29,17 @@ from __future__ import annotations
 
 import pyro
 import torch
-from pyro.poutine.messenger import Messenger
 
 from ..program.errors import run_vectorized
 from ..program.importance import assemble, compute_log_prob
 from ..program.particles import ParticleDraws
-from ..program.sites import base_distribution, distribution_family
+from ..program.sites import distribution_family
 from ..registry import ESTIMATORS
 from ..validation import check_positive_number
 from .multi_sample import MultiSampleEstimator
+from .relaxed_draws import RELAXATIONS, RelaxDraws
 from .rloo import pathwise_elbo
-from .site_passes import bernoulli_sites, signal_for_site, site_logits, upstream_with
-
-
-class RelaxBernoulliDraws(Messenger):
-    """Bernoulli sites drawn here (not replayed) take the relaxed value
-    ``sigmoid((logits + logit(u)) / temperature)``, with ``u`` kept per site in ``noise``."""
-
-    def __init__(self, temperature: torch.Tensor, noise: dict):
-        super().__init__()
-        self.temperature, self.noise = temperature, noise
-
-    def _pyro_sample(self, msg):
-        if msg["done"] or msg["is_observed"] or distribution_family(msg) != "Bernoulli":
-            return
-        logits = torch.broadcast_to(base_distribution(msg["fn"]).logits, msg["fn"].shape())
-        # torch.rand may return exactly 0, whose logit is -inf: NaN under double backprop.
-        u = self.noise.setdefault(msg["name"], torch.rand_like(logits).clamp(1e-6, 1 - 1e-6))
-        msg["value"] = torch.sigmoid((logits + torch.logit(u)) / self.temperature)
-        msg["done"] = True
-
-
-def logistic_pair(logits: torch.Tensor, b: torch.Tensor):
-    """``(z, z~)``: a logistic ``z`` consistent with ``b = 1[z > 0]`` and ``z~`` drawn again given
-    ``b``; both differentiable in ``logits`` (``u`` and ``v`` are the noise)."""
-    p = torch.sigmoid(logits)
-    u = torch.rand_like(p)
-    # u given b: above 1 - p where b = 1, below it where b = 0 (held constant: z = alpha + logit u).
-    q0 = (1 - p).detach()
-    u = torch.where(b > 0.5, q0 + u * (1 - q0), u * q0).clamp(1e-6, 1 - 1e-6)
-    v = torch.rand_like(p)
-    u_tilde = torch.where(b > 0.5, (1 - p) + v * p, v * (1 - p)).clamp(1e-6, 1 - 1e-6)
-    return logits + torch.logit(u), logits + torch.logit(u_tilde)
+from .site_passes import signal_for_site, site_logits, sites_of_families, upstream_with
 
 
 @ESTIMATORS.register(
@@ -75,12 +47,16 @@ def logistic_pair(logits: torch.Tensor, b: torch.Tensor):
     description="REINFORCE with a relaxed control variate, tuned online (Tucker et al. 2017)",
 )
 class REBAR(MultiSampleEstimator):
-    """REBAR for Bernoulli guide sites, pathwise gradients elsewhere; unbiased for the ELBO."""
+    """REBAR for Bernoulli and one-hot categorical guide sites, pathwise gradients elsewhere;
+    unbiased for the ELBO."""
 
     name = "rebar"
     default_num_particles = 1
-    discrete_families = ("Bernoulli",)
-    discrete_families_reason = "the relaxation is of Bernoulli draws"
+    discrete_families = ("Bernoulli", "OneHotCategorical")
+    discrete_families_reason = (
+        "the relaxations are of Bernoulli and one-hot draws; an integer Categorical's value "
+        "indexes the program and has no relaxed value, write it as OneHotCategorical"
+    )
     traceable = False  # tuned state, double back-propagation
 
     def __init__(self, num_particles=None, max_plate_nesting=None, temperature=0.5, eta=1.0):
@@ -124,8 +100,8 @@ class REBAR(MultiSampleEstimator):
         return values
 
     def model_evaluations(self, info) -> int:
-        """Runs of the model per estimate: ``K (1 + 2 Bernoulli guide sites)``."""
-        sites = [n for n, f in info.discrete_families.items() if f == "Bernoulli"]
+        """Runs of the model per estimate: ``K (1 + 2 relaxed guide sites)``."""
+        sites = [n for n, f in info.discrete_families.items() if f in self.discrete_families]
         return self.num_particles * (1 + 2 * len(sites))
 
     # ----- one estimate ------------------------------------------------------------------------
@@ -149,10 +125,11 @@ class REBAR(MultiSampleEstimator):
             model_trace = draws.trace(
                 pair.model_fn, args, kwargs, K, sample_dim, guide_trace, compute_log_prob
             )
-            return assemble(model_trace, guide_trace, pair.data_plate, sample_dim).per_point_or_joint()
+            parts = assemble(model_trace, guide_trace, pair.data_plate, sample_dim)
+            return parts.per_point_or_joint()
 
         def relaxed(guide_trace, name, value, noise):
-            with pyro.validation_enabled(False), RelaxBernoulliDraws(temperature, noise):
+            with pyro.validation_enabled(False), RelaxDraws(temperature, noise):
                 partial = upstream_with(guide_trace, name, value)
                 relaxed_trace = draws.trace(
                     pair.guide_fn, args, kwargs, K, sample_dim, partial, compute_log_prob
@@ -172,17 +149,19 @@ class REBAR(MultiSampleEstimator):
         self.prepare(guide_trace)
         if not torch.is_grad_enabled():  # a value only (validation): the terms below add 0
             return -main
-        for name in bernoulli_sites(guide_trace):
+        for name in sites_of_families(guide_trace, self.discrete_families):
             site = guide_trace.nodes[name]
+            relaxation = RELAXATIONS[distribution_family(site)]
             logits, b = site_logits(site), site["value"]
-            z, z_tilde = logistic_pair(logits, b)
+            z, z_tilde = relaxation.conditional_pair(logits, b)
             noise: dict = {}
-            soft, soft_tilde = torch.sigmoid(z / temperature), torch.sigmoid(z_tilde / temperature)
+            soft = relaxation.relaxed(z, temperature)
+            soft_tilde = relaxation.relaxed(z_tilde, temperature)
             c = self.control_variate(relaxed(guide_trace, name, soft, noise), z, site, layout)
             c_tilde = self.control_variate(
                 relaxed(guide_trace, name, soft_tilde, noise), z_tilde, site, layout
             )
-            score = b - torch.sigmoid(logits)  # d log q(b) / d alpha
+            score = relaxation.score(logits, b)  # d log q(b) / d logits
             f = signal_for_site(signal, site, *layout)
             coefficient = f - signal_for_site(c_tilde, site, *layout)  # graph in eta, lambda
             difference = (c - c_tilde).sum()

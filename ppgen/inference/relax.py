@@ -1,12 +1,13 @@
 """``relax``: REBAR's control variate plus a learned neural one (Grathwohl et al. 2018), for
-Bernoulli guide sites.
+Bernoulli and one-hot categorical guide sites.
 
-The control variate of each Bernoulli site is ``c(z) = eta f(sigmoid(z / lambda)) + r_rho(z)``,
-with ``r_rho`` a small network of the site's logistic variables (one per site, built on the first
-call, ``tanh`` hidden layer), summed to one value per sample and data point. Any ``c`` keeps the
-estimate unbiased (:mod:`ppgen.inference.rebar`); ``eta``, ``lambda`` and the networks' weights are
-trained together on the estimate's second moment, the variance objective of the paper, and are the
-estimator's own parameters (``parameters()``, checkpointed by ``fit`` like NVIL's baseline).
+The control variate of each such site is ``c(z) = eta f(sigma_lambda(z)) + r_rho(z)``, with
+``r_rho`` a small network of the site's logistic (resp. Gumbel-max) variables (one per site, built
+on the first call, ``tanh`` hidden layer), summed to one value per sample and data point. Any ``c``
+keeps the estimate unbiased (:mod:`ppgen.inference.rebar`); ``eta``, ``lambda`` and the networks'
+weights are trained together on the estimate's second moment, the variance objective of the paper,
+and are the estimator's own parameters (``parameters()``, checkpointed by ``fit`` like NVIL's
+baseline).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 
 from ..registry import ESTIMATORS
 from .rebar import REBAR
-from .site_passes import bernoulli_sites
+from .site_passes import sites_of_families
 
 
 def to_points(values: torch.Tensor, site, data_plate, sample_dim: int, points: int):
@@ -36,7 +37,8 @@ def to_points(values: torch.Tensor, site, data_plate, sample_dim: int, points: i
     "relax", description="REBAR plus a learned neural control variate (Grathwohl et al. 2018)"
 )
 class RELAX(REBAR):
-    """RELAX for Bernoulli guide sites, pathwise gradients elsewhere; unbiased for the ELBO."""
+    """RELAX for Bernoulli and one-hot categorical guide sites, pathwise gradients elsewhere;
+    unbiased for the ELBO."""
 
     name = "relax"
 
@@ -74,8 +76,8 @@ class RELAX(REBAR):
         self.networks.load_state_dict(state["networks"])
 
     def prepare(self, guide_trace) -> None:
-        """Build each Bernoulli site's network, so that ``fit`` finds its parameters."""
-        for name in bernoulli_sites(guide_trace):
+        """Build each relaxed site's network, so that ``fit`` finds its parameters."""
+        for name in sites_of_families(guide_trace, self.discrete_families):
             site = guide_trace.nodes[name]
             self.network(name, self.features(site["value"], site))
 

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import math
 
-import pyro.distributions as dist
 import torch
-from pyro.distributions.torch_distribution import MaskedDistribution, TorchDistribution
+from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.poutine.messenger import Messenger
 from torch.distributions import constraints
 from torch.distributions.relaxed_bernoulli import LogitRelaxedBernoulli
@@ -31,6 +30,7 @@ from torch.distributions.relaxed_categorical import ExpRelaxedCategorical
 
 from ..program.errors import ProgramError
 from ..program.importance import weight_parts
+from ..program.sites import base_distribution, with_base
 from ..validation import check_positive_number
 from .multi_sample import MultiSampleEstimator
 
@@ -61,7 +61,7 @@ class RelaxedSite(TorchDistribution):
             self.logits.expand(shape), self.temperature, self.categorical, self.straight_through
         )
 
-    def rsample(self, sample_shape=torch.Size()):
+    def rsample(self, sample_shape=torch.Size()):  # noqa: B008 (torch's own signature)
         logit = self.base.rsample(sample_shape)
         soft = logit.exp() if self.categorical else torch.sigmoid(logit)
         value = soft
@@ -84,21 +84,12 @@ class RelaxedSite(TorchDistribution):
 def relaxed(fn, temperature, straight_through: bool):
     """``fn`` with its Bernoulli or one-hot categorical under Pyro's wrappers relaxed, or
     ``None`` where it is neither."""
-    if isinstance(fn, dist.Independent):
-        inner = relaxed(fn.base_dist, temperature, straight_through)
-        return None if inner is None else inner.to_event(fn.reinterpreted_batch_ndims)
-    if isinstance(fn, MaskedDistribution):
-        inner = relaxed(fn.base_dist, temperature, straight_through)
-        return None if inner is None else inner.mask(fn._mask)
-    if isinstance(fn, dist.ExpandedDistribution):
-        inner = relaxed(fn.base_dist, temperature, straight_through)
-        return None if inner is None else inner.expand(fn.batch_shape)
-    categorical = isinstance(fn, torch.distributions.OneHotCategorical)
-    if not (categorical or isinstance(fn, torch.distributions.Bernoulli)):
+    base = base_distribution(fn)
+    categorical = isinstance(base, torch.distributions.OneHotCategorical)
+    if not (categorical or isinstance(base, torch.distributions.Bernoulli)):
         return None
-    logits = fn.logits
-    tau = torch.as_tensor(temperature, dtype=logits.dtype, device=logits.device)
-    return RelaxedSite(logits, tau, categorical, straight_through)
+    tau = torch.as_tensor(temperature, dtype=base.logits.dtype, device=base.logits.device)
+    return with_base(fn, RelaxedSite(base.logits, tau, categorical, straight_through))
 
 
 class RelaxDiscrete(Messenger):

@@ -35,7 +35,9 @@ def requirement_failure(estimator, info: ProgramInfo) -> str | None:
         )
     families = estimator.discrete_families
     other = {
-        n: f for n, f in info.discrete_families.items() if families is not None and f not in families
+        n: f
+        for n, f in info.discrete_families.items()
+        if families is not None and f not in families
     }
     if other:
         sites = ", ".join(f"{n!r} ({f})" for n, f in other.items())

@@ -22,9 +22,8 @@ dream replaces the program's first argument, which the model must observe as one
 
 from __future__ import annotations
 
-import torch
-
 import pyro.poutine as poutine
+import torch
 
 from ..program.errors import ProgramError
 from ..program.importance import WeightParts, compute_log_prob

@@ -1,5 +1,5 @@
 """Runs of a program with one guide site's value replaced: the helpers of the estimators that
-evaluate the learning signal at other values of one Bernoulli site (``arm``, ``disarm``,
+evaluate the learning signal at other values of one discrete site (``arm``, ``disarm``,
 ``rebar``, ``relax``).
 
 They work on vectorized traces (a plate of K samples left of the program's plates): a signal per
@@ -14,15 +14,15 @@ import torch
 from ..program.sites import base_distribution, distribution_family, is_index_site
 
 
-def bernoulli_sites(guide_trace) -> list[str]:
-    """The guide's latent Bernoulli sites, in the order it drew them."""
+def sites_of_families(guide_trace, families=("Bernoulli",)) -> list[str]:
+    """The guide's latent sites of the given distribution families, in the order it drew them."""
     return [
         name
         for name, site in guide_trace.nodes.items()
         if site["type"] == "sample"
         and not site["is_observed"]
         and not is_index_site(site)
-        and distribution_family(site) == "Bernoulli"
+        and distribution_family(site) in families
     ]
 
 

@@ -3,6 +3,8 @@ plate indices or ``pyro.deterministic`` records; and the name of ppgen's own pla
 
 from __future__ import annotations
 
+import pyro.distributions as dist
+from pyro.distributions.torch_distribution import MaskedDistribution
 from pyro.poutine.subsample_messenger import _Subsample
 
 #: The name of the plate in which ppgen draws samples, to the left of the program's plates.
@@ -40,6 +42,21 @@ def base_distribution(fn):
     while hasattr(fn, "base_dist"):
         fn = fn.base_dist
     return fn
+
+
+def with_base(fn, base):
+    """``fn`` with the distribution under its ``to_event``, ``mask`` and ``expand`` wrappers
+    replaced by ``base`` (of the same shapes), or ``None`` under any other wrapper."""
+    if isinstance(fn, dist.Independent):
+        inner = with_base(fn.base_dist, base)
+        return None if inner is None else inner.to_event(fn.reinterpreted_batch_ndims)
+    if isinstance(fn, MaskedDistribution):
+        inner = with_base(fn.base_dist, base)
+        return None if inner is None else inner.mask(fn._mask)
+    if isinstance(fn, dist.ExpandedDistribution):
+        inner = with_base(fn.base_dist, base)
+        return None if inner is None else inner.expand(fn.batch_shape)
+    return None if hasattr(fn, "base_dist") else base
 
 
 def distribution_family(site) -> str:

@@ -82,8 +82,8 @@ def scalar_discrete_pair():
 def test_bias_against_the_exact_gradient_and_the_cost_columns():
     """rloo and trace are unbiased for the ELBO: |bias| within 4.5 of its standard error against
     the enumerated gradient; rws (K = 8) moves the guide by another objective (KL(p || q)) and
-    is off by more than 5 standard errors. A sampled reference agrees with the exact one. rloo spends K
-    model runs per estimate; on a two-layer SBN disarm spends 3 and rebar 5."""
+    is off by more than 5 standard errors. A sampled reference agrees with the exact one. rloo
+    spends K model runs per estimate; on a two-layer SBN disarm spends 3 and rebar 5."""
     pair = scalar_discrete_pair()
     x = torch.randn(12, generator=torch.Generator().manual_seed(0)) * 2
     table = pd.concat([

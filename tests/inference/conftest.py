@@ -119,7 +119,9 @@ def _parameters(shapes: dict, seed: int) -> dict:
     ``pyro.param``s (the programs read them by ``_read``, with these as their initial values,
     so that ``fit``'s own parameter scope finds them too)."""
     generator = torch.Generator().manual_seed(seed)
-    initial = {name: 0.7 * torch.randn(shape, generator=generator) for name, shape in shapes.items()}
+    initial = {
+        name: 0.7 * torch.randn(shape, generator=generator) for name, shape in shapes.items()
+    }
     _read(initial)
     return initial
 
@@ -129,12 +131,13 @@ def _read(initial: dict, names=None) -> dict:
 
 
 class MixedPair:
-    """A user's pair over a plate named ``"items"``: a categorical latent ``c`` (3 classes; or
-    a Bernoulli, ``family="bernoulli"``) and a 2-bit Bernoulli latent ``z`` whose guide depends
-    on ``c``, x ~ N(M[c] + z W, I). Its ELBO is an exact sum over the 12 (or 8) states."""
+    """A user's pair over a plate named ``"items"``: a categorical latent ``c`` (3 classes, an
+    integer ``Categorical``; ``family="onehot"``: a ``OneHotCategorical``; ``family="bernoulli"``:
+    a Bernoulli) and a 2-bit Bernoulli latent ``z`` whose guide depends on ``c``,
+    x ~ N(M[c] + z W, I). Its ELBO is an exact sum over the 12 (or 8) states."""
 
     def __init__(self, family="categorical", seed=0, num_points=4):
-        self.family, self.classes = family, 3 if family == "categorical" else 2
+        self.family, self.classes = family, 2 if family == "bernoulli" else 3
         C, D = self.classes, 2
         shapes = {"A": (D, C), "a": (C,), "B": (D, 2), "Bc": (C, 2),
                   "pi": (C,), "rho": (2,), "M": (C, D), "W": (2, D)}  # fmt: skip
@@ -147,21 +150,38 @@ class MixedPair:
     def _c_distribution(self, logits):
         if self.family == "categorical":
             return dist.Categorical(logits=logits)
+        if self.family == "onehot":
+            return dist.OneHotCategorical(logits=logits)
         return dist.Bernoulli(logits=logits)
+
+    def _c_value(self, c: int, num_points: int) -> torch.Tensor:
+        """Class ``c`` as this family writes it, for every point."""
+        if self.family == "onehot":
+            return (
+                torch.nn.functional.one_hot(torch.tensor(c), self.classes)
+                .float()
+                .expand(num_points, self.classes)
+            )
+        return torch.full((num_points,), float(c))
+
+    def _index(self, table, c):
+        """Row ``c`` of ``table``: by index, or by the one-hot value's product."""
+        return c @ table if self.family == "onehot" else table[c.long()]
 
     def model(self, x):
         p = _read(self.params)
         with pyro.plate("items", x.shape[0]):
             c = pyro.sample("c", self._c_distribution(p["pi"]))
             z = pyro.sample("z", dist.Bernoulli(logits=p["rho"]).to_event(1))
-            loc = p["M"][c.long()] + z @ p["W"]  # (..., N, D)
+            loc = self._index(p["M"], c) + z @ p["W"]  # (..., N, D)
             pyro.sample("x", dist.Normal(loc, 1.0).to_event(1), obs=x)
 
     def guide(self, x):
         p = _read(self.params)
         with pyro.plate("items", x.shape[0]):
             c = pyro.sample("c", self._c_distribution(x @ p["A"] + p["a"]))
-            pyro.sample("z", dist.Bernoulli(logits=x @ p["B"] + p["Bc"][c.long()]).to_event(1))
+            logits = x @ p["B"] + self._index(p["Bc"], c)
+            pyro.sample("z", dist.Bernoulli(logits=logits).to_event(1))
 
     def leaves(self) -> list:
         return [pyro.param(k).unconstrained() for k in self.params]
@@ -171,7 +191,7 @@ class MixedPair:
         p = _read(self.params)
         total = 0.0
         for c in range(self.classes):
-            c_value = torch.full((x.shape[0],), float(c))
+            c_value = self._c_value(c, x.shape[0])
             log_qc = self._c_distribution(x @ p["A"] + p["a"]).log_prob(c_value)
             log_pc = self._c_distribution(p["pi"]).log_prob(c_value)
             for bits in itertools.product([0.0, 1.0], repeat=2):
@@ -270,7 +290,8 @@ def ppca_with_an_imperfect_guide(seed=0):
         solution = torch.linalg.lstsq(design, posterior.loc).solution  # (6, 2)
         model.guide_weight.copy_(solution[:5].T)
         model.guide_bias.copy_(solution[5] + 0.3)
-        model.guide_scale_tril = torch.linalg.cholesky(posterior.covariance_matrix[0]).detach() * 1.3
+        scale_tril = torch.linalg.cholesky(posterior.covariance_matrix[0]).detach()
+        model.guide_scale_tril = scale_tril * 1.3
     return model, x
 
 

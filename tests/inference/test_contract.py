@@ -23,6 +23,7 @@ def particles_for(name: str) -> int:
     accepts (``rloo`` and ``tvo`` need two)."""
     return PARTICLES.get(name, REGISTRY.get(name.partition("+")[0]).min_num_particles)
 
+
 # enum sums out what is marked for enumeration; these programs mark nothing (test_enum.py has one
 # that does). timestep needs a diffusion model (its owner's random_timestep_elbo); they have none.
 MODEL_SPECIFIC = ("enum", "timestep")

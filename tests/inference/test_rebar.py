@@ -1,9 +1,13 @@
 """``rebar`` and ``relax``: the tuned temperature and scale (and RELAX's networks) are the
 estimator's parameters, trained by fit on the variance objective and checkpointed; the control
-variate cuts the second moment of the logits' gradient far below plain REINFORCE's."""
+variate cuts the second moment of the logits' gradient far below plain REINFORCE's, on an SBN and
+on a user's mixture with one-hot clusters."""
 
+import pyro
+import pyro.distributions as dist
 import pytest
 import torch
+from torch.distributions import constraints
 
 from ppgen import SigmoidBeliefNet, fit, load_dataset
 from ppgen.inference import get_estimator
@@ -53,3 +57,37 @@ def test_the_history_records_the_temperature_and_the_variance_reduction():
                   progress=False).history  # fmt: skip
     assert {"estimator/temperature", "estimator/eta"} <= set(history.columns)
     assert (history["estimator/variance_reduction"] > 10).all(), history
+
+
+def one_hot_mixture(num_clusters=10, dim=64):
+    """A user's mixture of Bernoullis with a ``OneHotCategorical`` cluster per image and a linear
+    encoder, over a plate named ``"images"``."""
+    pyro.clear_param_store()
+    encoder = torch.nn.Linear(dim, num_clusters)
+
+    def model(x):
+        weights = pyro.param("weights", torch.zeros(num_clusters))
+        probs = pyro.param("probs", torch.rand(num_clusters, dim) * 0.5 + 0.25,
+                           constraint=constraints.unit_interval)  # fmt: skip
+        with pyro.plate("images", x.shape[0]):
+            cluster = pyro.sample("cluster", dist.OneHotCategorical(logits=weights))
+            pyro.sample("pixels", dist.Bernoulli(probs=cluster @ probs).to_event(1), obs=x)
+
+    def guide(x):
+        pyro.module("encoder", encoder)
+        with pyro.plate("images", x.shape[0]):
+            pyro.sample("cluster", dist.OneHotCategorical(logits=encoder(x)))
+
+    return model, guide
+
+
+@pytest.mark.parametrize("name", ["rebar", "relax"])
+def test_the_one_hot_control_variate_cuts_the_variance_on_a_users_mixture(name):
+    """40 steps on digits, 10 one-hot clusters: REINFORCE's second moment of the logits' gradient
+    over the estimate's is above 100 on every logged step (measured: 735 to 2294 for rebar, 1121
+    to 1909 for relax over 100 steps)."""
+    data = load_dataset("digits", binarize="threshold")
+    torch.manual_seed(0)
+    history = fit(one_hot_mixture(), data, estimator=name, steps=40, log_every=20, lr=0.01,
+                  progress=False).history  # fmt: skip
+    assert (history["estimator/variance_reduction"] > 100).all(), history

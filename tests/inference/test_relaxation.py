@@ -22,9 +22,9 @@ TEMPERATURES = (2.0, 0.5, 0.1)
 @pytest.mark.parametrize("name", ["concrete", "straight_through"])
 def test_bias_shrinks_and_variance_grows_as_the_temperature_falls(name, sbn_of_size):
     """Bias: the norm of (mean of 20000 estimates - exact gradient), with the standard error of
-    that norm about 0.03-0.05: it falls by more than 0.05 between temperatures 2, 0.5 and 0.1
-    (2.61, 2.47, 2.40 for concrete, measured with 10000 estimates) and stays above 2 (the relaxed KL is not the
-    discrete one, even as the temperature vanishes). Variance of one estimate: rises (8.5, 11.2,
+    that norm about 0.03-0.05: it falls by more than 0.05 between temperatures 2, 0.5 and 0.1 (2.61,
+    2.47, 2.40 for concrete, measured with 10000 estimates) and stays above 2 (the relaxed KL is not
+    the discrete one, even as the temperature vanishes). Variance of one estimate: rises (8.5, 11.2,
     19.5)."""
     sbn = sbn_of_size(seed=1, data_dim=6, latent_dim=8)
     x = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 0.0])
@@ -81,9 +81,7 @@ def test_a_one_hot_categorical_relaxes_and_an_integer_one_is_refused():
 
 
 def test_the_annealed_temperature_follows_its_schedule_and_is_checkpointed():
-    concrete = get_estimator(
-        "concrete", temperature=1.0, final_temperature=0.3, anneal_rate=0.01
-    )
+    concrete = get_estimator("concrete", temperature=1.0, final_temperature=0.3, anneal_rate=0.01)
     assert not concrete.traceable
     model, guide = one_hot_pair(True)
     x = torch.randn(10)

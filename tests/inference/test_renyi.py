@@ -102,8 +102,9 @@ def test_alpha_zero_is_iwae_and_alpha_near_one_is_the_elbo(imperfect_ppca):
         )
         return loss, torch.autograd.grad(loss, params, allow_unused=True)
 
-    (iwae, iwae_grads), (renyi, renyi_grads) = value_and_grad("iwae"), value_and_grad(
-        "renyi", alpha=0.0
+    (iwae, iwae_grads), (renyi, renyi_grads) = (
+        value_and_grad("iwae"),
+        value_and_grad("renyi", alpha=0.0),
     )
     torch.testing.assert_close(renyi, iwae)
     for a, b in zip(renyi_grads, iwae_grads):

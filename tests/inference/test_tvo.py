@@ -28,11 +28,7 @@ def exact_curve(model, x, beta: float):
     S = torch.linalg.inv((1 - beta) * Pq + beta * Pp)
     eta = (1 - beta) * Pq @ q.loc[..., None] + beta * Pp @ posterior.loc[..., None]
     m = (S @ eta)[..., 0]
-    return (
-        model.log_prob(x)
-        + expected_log_density(m, S, posterior)
-        - expected_log_density(m, S, q)
-    )
+    return model.log_prob(x) + expected_log_density(m, S, posterior) - expected_log_density(m, S, q)
 
 
 def test_the_closed_form_curve_integrates_to_the_evidence(imperfect_ppca):
