@@ -50,9 +50,9 @@ class BernoulliRelaxation:
         p = torch.sigmoid(logits)
         # u given b: above 1 - p where b = 1, below it where b = 0 (held constant: z = a + logit u).
         q0 = (1 - p).detach()
-        u = uniform_like(p)
+        u = torch.rand_like(p)
         u = torch.where(b > 0.5, q0 + u * (1 - q0), u * q0).clamp(EPS, 1 - EPS)
-        v = uniform_like(p)
+        v = torch.rand_like(p)
         u_tilde = torch.where(b > 0.5, (1 - p) + v * p, v * (1 - p)).clamp(EPS, 1 - EPS)
         return logits + torch.logit(u), logits + torch.logit(u_tilde)
 
